@@ -1,0 +1,23 @@
+# Entry points: `make demo` boots the demo guests, `make test` runs the whole suite.
+# Both set everything up first (Debian packages, .venv, guest kernels).
+PY := .venv/bin/python
+
+.PHONY: setup guests demo test bench clean
+
+setup:
+	@tools/setup.sh
+
+guests: setup
+	@$(MAKE) -s -C guests
+
+demo: guests
+	@$(PY) -m tools.demo
+
+test: guests
+	@$(PY) -m pytest -q
+
+bench: guests
+	@$(PY) -m tools.bench
+
+clean:
+	@$(MAKE) -s -C guests clean

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One-time set-up of a checkout: Debian packages the build needs, then .venv with the project.
+# Safe to run again: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+[ -f /usr/include/xen/xen.h ] || need_pkgs+=(libxen-dev)
+echo 'int x;' | gcc -m32 -x c -c - -o /dev/null 2>/dev/null || need_pkgs+=(gcc-multilib)
+command -v gdb >/dev/null || need_pkgs+=(gdb)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need_pkgs[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+stamp=.venv/.installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    .venv/bin/python -m pip install -q -e '.[test]'
+    touch "$stamp"
+fi
