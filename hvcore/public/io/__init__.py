@@ -1,0 +1,1 @@
+"""Shared-ring protocols: public/io/*.h."""
