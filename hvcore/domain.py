@@ -1,0 +1,126 @@
+"""A domain: its memory, its vCPUs, and what it has told the hypervisor.
+
+Nothing here knows which OS process the domain runs in: the supervisor that creates
+domains (the `hv` tools) drives `Domain.run()` wherever it lives.
+"""
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from hvcore.memory import FrameAllocator, MemoryRegion, PhysicalMemory, PAGE_SHIFT, PAGE_SIZE
+from hvcore.time import DomainTime
+
+if TYPE_CHECKING:
+    from hvcore.vcpu import VCPU
+
+# Why a domain stopped running (xl's words).
+SHUTDOWN_POWEROFF = "poweroff"
+SHUTDOWN_REBOOT = "reboot"
+SHUTDOWN_SUSPEND = "suspend"
+SHUTDOWN_CRASH = "crash"
+SHUTDOWN_WATCHDOG = "watchdog"
+SHUTDOWN_SOFT_RESET = "soft_reset"
+SHUTDOWN_REASONS = [SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND, SHUTDOWN_CRASH,
+                    SHUTDOWN_WATCHDOG, SHUTDOWN_SOFT_RESET]
+
+
+@dataclass
+class HypercallRecord:
+    vcpu: int
+    nr: int
+    name: str
+    args: tuple[int, ...]
+    result: int | None = None
+
+
+@dataclass
+class Domain:
+    domid: int
+    name: str
+    is_64bit: bool
+    mem: PhysicalMemory
+    ram: MemoryRegion
+    hv_region: MemoryRegion
+    frames: FrameAllocator
+    nr_pages: int
+    max_pages: int
+    console_write: Callable[[bytes], None]
+    cmdline: str = ""
+    vcpus: list["VCPU"] = field(default_factory=list)
+    shared_info_paddr: int = 0
+    start_info_paddr: int = 0
+    console_pfn: int = 0
+    store_pfn: int = 0
+    console_evtchn: int = 0
+    store_evtchn: int = 0
+    vm_assist: int = 0
+    shutdown_reason: str | None = None
+    crash_report: str | None = None
+    hypercall_log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=16))
+    created_at: float = field(default_factory=time.monotonic)
+    symbols: dict[str, int] = field(default_factory=dict)
+    time: DomainTime = field(default_factory=DomainTime)
+    # hypervisor frames the builder sets up (machine addresses)
+    m2p_paddr: int = 0
+    compat_m2p_paddr: int = 0
+    hv_l4_entries: dict[int, int] = field(default_factory=dict)
+    gdt_l1_paddr: int = 0
+    zero_page: int = 0
+    xen_gdt_page: int = 0
+    console_out_total: int = 0
+
+    # ---- port I/O: a PV domain has no devices behind ports -------------------------
+    def io_read(self, port: int, size: int) -> int:
+        return (1 << (8 * size)) - 1
+
+    def io_write(self, port: int, size: int, value: int) -> None:
+        return None
+
+    # ---- the PV console ring (xencons_interface in the console page) ---------------
+    def drain_console(self) -> None:
+        """Copy what the guest wrote to its console ring out, and free the ring."""
+        if not self.console_pfn:
+            return
+        base = self.console_pfn * PAGE_SIZE
+        out_cons = self.mem.read_u32(base + 3080)
+        out_prod = self.mem.read_u32(base + 3084)
+        count = (out_prod - out_cons) & 0xFFFFFFFF
+        if count == 0 or count > 2048:
+            return
+        data = bytearray()
+        for i in range(count):
+            data.append(self.mem.read(base + 1024 + ((out_cons + i) & 2047), 1)[0])
+        self.console_write(bytes(data))
+        self.console_out_total += count
+        self.mem.write_u32(base + 3080, out_prod)
+
+    @property
+    def word_size(self) -> int:
+        return 8 if self.is_64bit else 4
+
+    def is_ram_pfn(self, pfn: int) -> bool:
+        return 0 <= pfn < self.nr_pages
+
+    def owns_mfn(self, mfn: int) -> bool:
+        """Machine frames are guest-physical frames here (MFN == PFN for RAM)."""
+        return self.is_ram_pfn(mfn) or mfn == self.shared_info_paddr >> PAGE_SHIFT
+
+    def shutdown(self, reason: str) -> None:
+        if self.shutdown_reason is None:
+            self.shutdown_reason = reason
+
+    def crash(self, report: str) -> None:
+        """Crash the domain (Xen's domain_crash) with a report for the user."""
+        if self.shutdown_reason is None:
+            self.crash_report = report
+        self.shutdown(SHUTDOWN_CRASH)
+
+    @property
+    def running(self) -> bool:
+        return self.shutdown_reason is None
+
+    def destroy(self) -> None:
+        self.mem.close()

@@ -1,0 +1,272 @@
+"""The one wrapper around the Unicorn engine.
+
+Everything the hypervisor asks of the CPU emulator goes through `Engine`: memory maps,
+registers, privilege changes, and `run()`, which executes guest code until it traps.
+
+Hooks here only *record* why the guest stopped and stop the engine; the vCPU run loop
+does the emulation afterwards. Measured on unicorn 2.1.4 (tests/test_engine_facts.py):
+handling a fault inside the hook and writing RIP there costs ~46 us (the engine throws
+away its translation state), while stop + restart costs ~4.5 us.
+
+Two pieces of the engine's internal CPU state are reached directly (see `_LiveCpuState`):
+- `old_exception`: QEMU remembers the last contributory fault until it is delivered
+  through an IDT, which Unicorn never does; left alone, the guest's second trapped
+  instruction escalates to #DF. We clear it on every trap and before every run.
+- `hflags` CPL bits: `reg_write(CS/SS)` checks descriptors against the current CPL, so
+  to move the vCPU between rings (kernel ring 1 <-> user ring 3 for 32-bit PV) we set
+  the CPL first, then load SS and CS, exactly what a gate or iret does in hardware.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+import traceback
+from dataclasses import dataclass, field
+
+from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
+                     UC_HOOK_INTR, UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_UNMAPPED,
+                     UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_64, UC_PROT_ALL, Uc, UcError)
+from unicorn import x86_const as X
+
+# Offsets inside the saved context blob of unicorn 2.1.x, checked at start-up by
+# `_LiveCpuState._calibrate` (a wrong guess is refused, never used).
+_CTX_ENV_START = 40          # context header size: env (CPUX86State) copy starts here
+_ENV_HFLAGS = 176            # CPUX86State.hflags
+_ENV_OLD_EXCEPTION = 5496    # CPUX86State.old_exception
+
+HF_CPL_MASK = 3
+
+
+class EngineError(Exception):
+    """The engine cannot be used as this project needs (wrong version, layout changed)."""
+
+
+# Why `Engine.run` returned.
+EXIT_TIMEOUT = "timeout"        # time slice over; guest still runnable
+EXIT_TRAP = "trap"              # exception or `int N`: vector in Exit.vector
+EXIT_SYSCALL = "syscall"        # `syscall` executed; RIP already past it
+EXIT_INVALID = "invalid"        # invalid opcode (ud2, vmcall...): RIP on it
+EXIT_UNMAPPED = "unmapped"      # access to a physical address with nothing behind it
+EXIT_HOOK_ERROR = "hook_error"  # a bug in one of our hooks (traceback kept)
+EXIT_ENGINE_ERROR = "engine_error"  # the engine refused to go on (UcError)
+EXIT_STOPPED = "stopped"        # someone asked us to stop (kick)
+
+
+@dataclass
+class Exit:
+    kind: str
+    vector: int = -1
+    address: int = 0
+    detail: str = ""
+
+
+@dataclass
+class _Pending:
+    exit: Exit | None = None
+
+
+class _LiveCpuState:
+    """Direct access to two fields of the engine's live CPU state (see module doc)."""
+
+    def __init__(self, uc: Uc) -> None:
+        env = self._find_env(uc)
+        self.old_exception = ctypes.c_int32.from_address(env + _ENV_OLD_EXCEPTION)
+        self.hflags = ctypes.c_uint32.from_address(env + _ENV_HFLAGS)
+        self._calibrate(uc)
+
+    @staticmethod
+    def _find_env(uc: Uc) -> int:
+        """Locate the engine's CPUX86State by a register signature.
+
+        RAX, RCX, RDX, RBX are the first four words of the structure. We write four
+        unlikely values there, scan our own writable mappings through /proc/self/mem
+        (safe: unreadable pages give an error, not a fault) and keep the one hit that
+        follows a further register write.
+        """
+        regs = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RBX)
+        magic = [0x48A1C3E5F7092B4D ^ (i * 0x1111111111111111) for i in range(4)]
+        for reg, value in zip(regs, magic):
+            uc.reg_write(reg, value)
+        pattern = struct.pack("<4Q", *magic)
+        hits = _scan_own_memory(pattern)
+        live = []
+        for addr in hits:
+            uc.reg_write(X.UC_X86_REG_RAX, 0x5A5A)
+            if ctypes.c_uint64.from_address(addr).value == 0x5A5A:
+                live.append(addr)
+            uc.reg_write(X.UC_X86_REG_RAX, magic[0])
+        for reg in regs:
+            uc.reg_write(reg, 0)
+        if len(live) != 1:
+            raise EngineError(f"cannot locate the engine's CPU state ({len(live)} candidates)")
+        return live[0]
+
+    def _calibrate(self, uc: Uc) -> None:
+        """Check the field offsets against a saved context before trusting them."""
+        ctx = uc.context_save()
+        base = ctypes.cast(ctx.context, ctypes.c_void_p).value + _CTX_ENV_START
+        saved_hflags = ctypes.c_uint32.from_address(base + _ENV_HFLAGS).value
+        saved_old_exc = ctypes.c_int32.from_address(base + _ENV_OLD_EXCEPTION).value
+        cs_rpl = uc.reg_read(X.UC_X86_REG_CS) & 3
+        pe = (saved_hflags >> 7) & 1   # HF_PE_MASK: UC_MODE_64 starts in protected mode
+        if saved_hflags != self.hflags.value or pe != 1 or (saved_hflags & 3) != cs_rpl:
+            raise EngineError("unsupported unicorn build: CPU state layout differs")
+        if saved_old_exc != -1 or self.old_exception.value != -1:
+            raise EngineError("unsupported unicorn build: exception state layout differs")
+
+    @property
+    def cpl(self) -> int:
+        return self.hflags.value & HF_CPL_MASK
+
+
+def _scan_own_memory(pattern: bytes) -> list[int]:
+    hits: list[int] = []
+    fd = os.open("/proc/self/mem", os.O_RDONLY)
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                # Skip big regions: the engine's translation cache and guest RAM.
+                if not fields[1].startswith("rw") or hi - lo > (256 << 20):
+                    continue
+                try:
+                    data = os.pread(fd, hi - lo, lo)
+                except OSError:
+                    continue
+                at = data.find(pattern)
+                while at >= 0:
+                    hits.append(lo + at)
+                    at = data.find(pattern, at + 1)
+    finally:
+        os.close(fd)
+    return hits
+
+
+class Engine:
+    """One x86 CPU (a vCPU) in long mode, with its own view of physical memory."""
+
+    def __init__(self) -> None:
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        self.cpu = _LiveCpuState(self.uc)
+        self._pending = _Pending()
+        self.hook_error: str | None = None
+        self.stop_address = 0      # an address that is mapped and never executed
+        self._inline_hooks: list = []
+        self._install_hooks()
+
+    # ---- memory -------------------------------------------------------------------
+    def map_host_memory(self, paddr: int, size: int, host_addr: int) -> None:
+        """Map `size` bytes of host memory (e.g. a memfd mapping) at guest-physical paddr."""
+        self.uc.mem_map_ptr(paddr, size, UC_PROT_ALL, host_addr)
+
+    def flush_tlb(self) -> None:
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def flush_code(self, start: int, end: int) -> None:
+        self.uc.ctl_remove_cache(start, end)
+
+    # ---- registers ----------------------------------------------------------------
+    def reg(self, name: int) -> int:
+        return self.uc.reg_read(name)
+
+    def set_reg(self, name: int, value: int) -> None:
+        self.uc.reg_write(name, value)
+
+    def set_privilege(self, cpl: int, cs: int, ss: int) -> None:
+        """Enter ring `cpl` with the given code and stack selectors (GDT must hold them)."""
+        self.cpu.hflags.value = (self.cpu.hflags.value & ~HF_CPL_MASK) | cpl
+        self.uc.reg_write(X.UC_X86_REG_SS, ss)
+        self.uc.reg_write(X.UC_X86_REG_CS, cs)
+
+    @property
+    def cpl(self) -> int:
+        return self.cpu.cpl
+
+    # ---- running ------------------------------------------------------------------
+    def run(self, rip: int, timeout_us: int = 0) -> Exit:
+        """Run from `rip` until a trap, a stop request or the end of the time slice."""
+        self._pending.exit = None
+        self.cpu.old_exception.value = -1
+        try:
+            self.uc.emu_start(rip, self.stop_address, timeout=timeout_us)
+        except UcError as err:
+            if self._pending.exit is None:
+                return Exit(EXIT_ENGINE_ERROR, detail=str(err),
+                            address=self.uc.reg_read(X.UC_X86_REG_RIP))
+        self.cpu.old_exception.value = -1
+        return self._pending.exit or Exit(EXIT_TIMEOUT)
+
+    def kick(self) -> None:
+        """Stop the running guest soon (callable from another thread)."""
+        if self._pending.exit is None:
+            self._pending.exit = Exit(EXIT_STOPPED)
+        self.uc.emu_stop()
+
+    # ---- hooks: record, stop, never raise --------------------------------------------
+    def _install_hooks(self) -> None:
+        uc = self.uc
+        uc.hook_add(UC_HOOK_INTR, self._guarded(self._on_intr))
+        uc.hook_add(UC_HOOK_INSN, self._guarded(self._on_syscall), None, 1, 0,
+                    X.UC_X86_INS_SYSCALL)
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._guarded(self._on_invalid, result=True))
+        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED, self._guarded(self._on_unmapped, result=False))
+
+    def add_inline_insn_hook(self, insn: int, fn) -> None:
+        """Run `fn()` in place of instruction `insn` (cpuid, rdtsc, rdtscp), inline.
+
+        No stop/restart: `fn` writes the result registers and the guest goes on. The
+        Python binding only accepts CPUID here, so the same callback type is registered
+        for the others through its registration function (the C side supports them).
+        """
+        from unicorn.unicorn_py3.arch import intel
+        guarded = self._guarded(lambda: fn() or True, result=True)
+
+        @intel.uccallback(self.uc, intel.HOOK_INSN_CPUID_CFUNC)
+        def callback(uc, _key):
+            return 1 if guarded(uc, None) else 0
+
+        self._inline_hooks.append(callback)   # keep the C callback alive
+        self.uc._Uc__do_hook_add(UC_HOOK_INSN, callback, 1, 0, insn)
+
+    def _guarded(self, fn, result=None):
+        """Unicorn swallows exceptions from hooks: catch, record, stop the vCPU."""
+        def hook(uc, *args):
+            try:
+                return fn(*args[:-1])
+            except BaseException:   # noqa: BLE001 - must never escape into the engine
+                self.hook_error = traceback.format_exc()
+                self._pending.exit = Exit(EXIT_HOOK_ERROR, detail=self.hook_error)
+                uc.emu_stop()
+                return result
+        return hook
+
+    def _record(self, exit: Exit) -> None:
+        if self._pending.exit is None or self._pending.exit.kind == EXIT_STOPPED:
+            self._pending.exit = exit
+        self.cpu.old_exception.value = -1
+        self.uc.emu_stop()
+
+    def _on_intr(self, vector: int) -> None:
+        self._record(Exit(EXIT_TRAP, vector=vector))
+
+    def _on_syscall(self) -> None:
+        self._record(Exit(EXIT_SYSCALL))
+
+    def _on_invalid(self) -> bool:
+        self._record(Exit(EXIT_INVALID, vector=6))
+        return True
+
+    def _on_unmapped(self, access: int, address: int, size: int, value: int) -> bool:
+        self._record(Exit(EXIT_UNMAPPED, address=address, detail=f"access={access} size={size}"))
+        return False
+
+
+def reg_ids() -> dict[str, int]:
+    """Register names -> engine ids, for reports and the gdb stub."""
+    names = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
+             "r11", "r12", "r13", "r14", "r15", "rip", "rflags", "cs", "ss", "ds", "es",
+             "fs", "gs", "cr0", "cr2", "cr3", "cr4"]
+    return {n: getattr(X, f"UC_X86_REG_{n.upper()}") for n in names}

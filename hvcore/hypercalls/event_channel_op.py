@@ -1,0 +1,181 @@
+"""event_channel_op: the 2-level event channel ABI, within one domain for now.
+
+Ports live in shared_info's evtchn_pending/evtchn_mask bitmaps. Interdomain channels
+come with the domains-as-processes work; this module already serves VIRQs, IPIs,
+unbound ports, send, unmask, close and status.
+"""
+import struct
+from dataclasses import dataclass
+
+from hvcore.hypercalls import hypercall
+from hvcore.public import errno as E
+from hvcore.public import event_channel as EV
+from hvcore.public import xen as XEN
+
+ECS_FREE, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_PIRQ, ECS_VIRQ, ECS_IPI = range(7)
+
+
+@dataclass
+class Channel:
+    state: int
+    vcpu: int = 0
+    virq: int = -1
+    remote_dom: int = 0
+
+
+def _channels(dom) -> dict[int, Channel]:
+    chans = dom.__dict__.get("evtchns")
+    if chans is None:
+        chans = {0: Channel(ECS_RESERVED)}
+        # the toolstack's console and xenstore ports are unbound until the backends come
+        chans[dom.console_evtchn] = Channel(ECS_UNBOUND)
+        chans[dom.store_evtchn] = Channel(ECS_UNBOUND)
+        dom.__dict__["evtchns"] = chans
+    return chans
+
+
+def max_ports(dom) -> int:
+    return 4096 if dom.is_64bit else 1024
+
+
+def _bitmap_word(dom, which: int, port: int) -> tuple[int, int]:
+    """(machine address of the word, bit) for port in evtchn_pending (0) or mask (1)."""
+    w = dom.word_size
+    base = dom.shared_info_paddr + 2048 + which * (64 * w if w == 8 else 32 * w)
+    return base + (port // (8 * w)) * w, port % (8 * w)
+
+
+def _test(dom, which: int, port: int) -> bool:
+    addr, bit = _bitmap_word(dom, which, port)
+    read = dom.mem.read_u64 if dom.word_size == 8 else dom.mem.read_u32
+    return bool(read(addr) >> bit & 1)
+
+
+def _set(dom, which: int, port: int, on: bool) -> None:
+    addr, bit = _bitmap_word(dom, which, port)
+    w = dom.word_size
+    read, write = ((dom.mem.read_u64, dom.mem.write_u64) if w == 8
+                   else (dom.mem.read_u32, dom.mem.write_u32))
+    word = read(addr)
+    write(addr, word | (1 << bit) if on else word & ~(1 << bit))
+
+
+def port_pending(dom, port: int) -> bool:
+    return 0 < port < max_ports(dom) and _test(dom, 0, port)
+
+
+def set_pending(dom, port: int) -> None:
+    """Xen's evtchn_set_pending for the 2-level ABI."""
+    if _test(dom, 0, port):
+        return
+    _set(dom, 0, port, True)
+    ch = _channels(dom).get(port)
+    v = dom.vcpus[ch.vcpu if ch else 0]
+    if _test(dom, 1, port):
+        return
+    w = dom.word_size
+    sel_bit = port // (8 * w)
+    vi = v.state.vcpu_info_paddr
+    read, write = ((dom.mem.read_u64, dom.mem.write_u64) if w == 8
+                   else (dom.mem.read_u32, dom.mem.write_u32))
+    sel = read(vi + w)
+    if not sel >> sel_bit & 1:
+        write(vi + w, sel | 1 << sel_bit)
+        dom.mem.write(vi, b"\x01")            # evtchn_upcall_pending
+    v.state.blocked = False
+
+
+def send_virq(dom, virq: int, vcpu: int = 0) -> None:
+    for port, ch in _channels(dom).items():
+        if ch.state == ECS_VIRQ and ch.virq == virq and ch.vcpu == vcpu:
+            set_pending(dom, port)
+
+
+def _alloc_port(dom, ch: Channel) -> int:
+    chans = _channels(dom)
+    for port in range(1, max_ports(dom)):
+        if port not in chans:
+            chans[port] = ch
+            return port
+    return -E.ENOSPC
+
+
+def _rw(v, arg, fmt):
+    size = struct.calcsize(fmt)
+    return struct.unpack(fmt, v.read_virt(arg, size))
+
+
+@hypercall(XEN.HYPERVISOR_event_channel_op)
+def event_channel_op(v, cmd, arg, *_):
+    """long event_channel_op(int cmd, void *arg)"""
+    cmd &= 0xFFFFFFFF
+    dom = v.domain
+    chans = _channels(dom)
+    if cmd == EV.EVTCHNOP_bind_virq:          # { u32 virq; u32 vcpu; port out }
+        virq, vcpu = _rw(v, arg, "<II")
+        if virq >= XEN.NR_VIRQS or vcpu >= len(dom.vcpus):
+            return -E.EINVAL
+        if any(c.state == ECS_VIRQ and c.virq == virq and c.vcpu == vcpu for c in chans.values()):
+            return -E.EEXIST
+        port = _alloc_port(dom, Channel(ECS_VIRQ, vcpu=vcpu, virq=virq))
+        if port < 0:
+            return port
+        v.write_virt(arg + 8, struct.pack("<I", port))
+        return 0
+    if cmd == EV.EVTCHNOP_bind_ipi:           # { u32 vcpu; port out }
+        (vcpu,) = _rw(v, arg, "<I")
+        if vcpu >= len(dom.vcpus):
+            return -E.ENOENT
+        port = _alloc_port(dom, Channel(ECS_IPI, vcpu=vcpu))
+        if port < 0:
+            return port
+        v.write_virt(arg + 4, struct.pack("<I", port))
+        return 0
+    if cmd == EV.EVTCHNOP_alloc_unbound:      # { u16 dom, remote_dom; port out }
+        _dom, remote = _rw(v, arg, "<HH")
+        port = _alloc_port(dom, Channel(ECS_UNBOUND, remote_dom=remote))
+        if port < 0:
+            return port
+        v.write_virt(arg + 4, struct.pack("<I", port))
+        return 0
+    if cmd == EV.EVTCHNOP_send:               # { port }
+        (port,) = _rw(v, arg, "<I")
+        ch = chans.get(port)
+        if ch is None or ch.state == ECS_RESERVED:
+            return -E.EINVAL
+        if port == dom.console_evtchn:
+            dom.drain_console()
+        elif ch.state == ECS_IPI:
+            set_pending(dom, port)
+        return 0
+    if cmd == EV.EVTCHNOP_unmask:             # { port }
+        (port,) = _rw(v, arg, "<I")
+        if port not in chans:
+            return -E.EINVAL
+        _set(dom, 1, port, False)
+        if _test(dom, 0, port):
+            _set(dom, 0, port, False)
+            set_pending(dom, port)
+        return 0
+    if cmd == EV.EVTCHNOP_close:              # { port }
+        (port,) = _rw(v, arg, "<I")
+        ch = chans.get(port)
+        if ch is None or ch.state == ECS_RESERVED:
+            return -E.EINVAL
+        del chans[port]
+        return 0
+    if cmd == EV.EVTCHNOP_status:             # { u16 dom; u32 port; u32 status; u32 vcpu; union }
+        _dom, port = _rw(v, arg, "<H2xI")
+        ch = chans.get(port)
+        status = ECS_FREE if ch is None else ch.state
+        extra = ch.virq if ch is not None and ch.state == ECS_VIRQ else 0
+        v.write_virt(arg + 8, struct.pack("<III", status, ch.vcpu if ch else 0, extra))
+        return 0
+    if cmd == EV.EVTCHNOP_bind_vcpu:          # { port; vcpu }
+        port, vcpu = _rw(v, arg, "<II")
+        ch = chans.get(port)
+        if ch is None or vcpu >= len(dom.vcpus):
+            return -E.ENOENT if ch is None else -E.EINVAL
+        ch.vcpu = vcpu
+        return 0
+    return -E.ENOSYS

@@ -1,0 +1,66 @@
+"""iret: return from a bounce, to guest kernel or user mode (public/arch-x86/xen-x86_*.h)."""
+import struct
+
+from unicorn import x86_const as X
+
+from hvcore.arch.x86.pv import layout as L
+from hvcore.arch.x86.pv.traps import EFLAGS_IF, EFLAGS_IOPL, EFLAGS_VM, GuestCrash, toggle_guest_mode
+from hvcore.hypercalls import NO_RESULT, hypercall
+from hvcore.public import xen as XEN
+
+VGCF_IN_SYSCALL = 1 << 8
+
+
+@hypercall(XEN.HYPERVISOR_iret)
+def iret(v, *_):
+    """long iret(void): the frame (struct iret_context) is on the guest stack"""
+    if v.is_64bit:
+        _iret64(v)
+    else:
+        _iret32(v)
+    return NO_RESULT
+
+
+def _iret64(v) -> None:
+    rsp = v.reg(X.UC_X86_REG_RSP)
+    rax, r11, rcx, flags, rip, cs, rflags, usp, ss = struct.unpack("<9Q", v.read_virt(rsp, 72))
+    if (cs & 3) == 3 and v.state.kernel_mode:
+        if not v.state.guest_table_user:
+            raise GuestCrash("iret to user mode with no user page tables (NEW_USER_BASEPTR)")
+        toggle_guest_mode(v)
+    cs |= 3
+    if flags & VGCF_IN_SYSCALL:
+        rcx, r11 = rip, rflags      # as sysret leaves them
+    v.upcall_mask = 0 if rflags & EFLAGS_IF else 1
+    if (v.guest_cs() & 0xFFFF) != cs:
+        v.set_reg(X.UC_X86_REG_CS, cs)
+    v.set_reg(X.UC_X86_REG_SS, ss | 3)
+    v.set_reg(X.UC_X86_REG_RAX, rax)
+    v.set_reg(X.UC_X86_REG_R11, r11)
+    v.set_reg(X.UC_X86_REG_RCX, rcx)
+    v.set_reg(X.UC_X86_REG_RFLAGS, (rflags & ~(EFLAGS_IOPL | EFLAGS_VM)) | EFLAGS_IF)
+    v.set_reg(X.UC_X86_REG_RSP, usp)
+    v.rip = rip
+
+
+def _iret32(v) -> None:
+    esp = v.reg(X.UC_X86_REG_ESP) & 0xFFFFFFFF
+    eax, eip, cs, eflags = struct.unpack("<4I", v.read_virt(esp, 16))
+    v.upcall_mask = 0 if eflags & EFLAGS_IF else 1
+    if eflags & EFLAGS_VM:
+        raise GuestCrash("iret to virtual-8086 mode is not supported")
+    v.set_reg(X.UC_X86_REG_EAX, eax)
+    v.set_reg(X.UC_X86_REG_EFLAGS, (eflags & ~EFLAGS_IOPL) | EFLAGS_IF)
+    if (cs & 3) in (0, 1):
+        cs = (cs & ~3) | 1
+        if v.guest_cs() != cs:
+            v.set_reg(X.UC_X86_REG_CS, cs)
+        v.set_reg(X.UC_X86_REG_ESP, esp + 16)
+    else:
+        new_esp, ss = struct.unpack("<II", v.read_virt(esp + 16, 8))
+        v.engine.set_privilege(3, cs | 3, ss | 3)
+        for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES):
+            if v.reg(seg) & 3 != 3:
+                v.set_reg(seg, L.FLAT_RING3_DS)
+        v.set_reg(X.UC_X86_REG_ESP, new_esp)
+    v.rip = eip

@@ -1,0 +1,125 @@
+"""Guest RAM and hypervisor-private frames: memfd-backed, shared, zero-copy.
+
+A `MemoryRegion` is one memfd mapped MAP_SHARED into this process. The engine maps the
+same host pages with `mem_map_ptr`, so a write through either side is seen by the
+other at once, and another process can map the memfd to reach the same frames.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+
+PAGE_SIZE = 4096
+PAGE_SHIFT = 12
+
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+
+
+class MemoryRegion:
+    """`size` bytes of shared memory that appear at guest-physical `paddr`."""
+
+    def __init__(self, name: str, paddr: int, size: int) -> None:
+        self.paddr = paddr
+        self.size = size
+        self.fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        os.ftruncate(self.fd, size)
+        self.map = mmap.mmap(self.fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        self.view = memoryview(self.map)
+        self.host_addr = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+
+    def contains(self, paddr: int, length: int = 1) -> bool:
+        return self.paddr <= paddr and paddr + length <= self.paddr + self.size
+
+    def close(self) -> None:
+        self.view.release()
+        try:
+            self.map.close()
+        except BufferError:
+            pass   # a ctypes structure still looks at it; the fd close below frees the file
+        os.close(self.fd)
+
+
+class PhysicalMemory:
+    """The guest-physical address space of one domain: RAM plus hypervisor frames."""
+
+    def __init__(self) -> None:
+        self.regions: list[MemoryRegion] = []
+
+    def add(self, region: MemoryRegion) -> MemoryRegion:
+        self.regions.append(region)
+        return region
+
+    def region_of(self, paddr: int, length: int = 1) -> MemoryRegion:
+        for region in self.regions:
+            if region.contains(paddr, length):
+                return region
+        raise BadAddress(paddr)
+
+    def read(self, paddr: int, length: int) -> bytes:
+        region = self.region_of(paddr, length)
+        off = paddr - region.paddr
+        return bytes(region.view[off:off + length])
+
+    def write(self, paddr: int, data: bytes) -> None:
+        region = self.region_of(paddr, len(data))
+        off = paddr - region.paddr
+        region.view[off:off + len(data)] = data
+
+    def read_u64(self, paddr: int) -> int:
+        region = self.region_of(paddr, 8)
+        return _U64.unpack_from(region.map, paddr - region.paddr)[0]
+
+    def write_u64(self, paddr: int, value: int) -> None:
+        region = self.region_of(paddr, 8)
+        _U64.pack_into(region.map, paddr - region.paddr, value)
+
+    def read_u32(self, paddr: int) -> int:
+        region = self.region_of(paddr, 4)
+        return _U32.unpack_from(region.map, paddr - region.paddr)[0]
+
+    def write_u32(self, paddr: int, value: int) -> None:
+        region = self.region_of(paddr, 4)
+        _U32.pack_into(region.map, paddr - region.paddr, value)
+
+    def zero(self, paddr: int, length: int) -> None:
+        self.write(paddr, bytes(length))
+
+    def struct_at(self, cls, paddr: int):
+        """A ctypes structure living in guest memory (no copy)."""
+        region = self.region_of(paddr, ctypes.sizeof(cls))
+        return cls.from_buffer(region.map, paddr - region.paddr)
+
+    def close(self) -> None:
+        for region in self.regions:
+            region.close()
+        self.regions.clear()
+
+
+@dataclass
+class BadAddress(Exception):
+    """A guest-physical address with no memory behind it."""
+    paddr: int
+
+    def __str__(self) -> str:
+        return f"no memory at physical address {self.paddr:#x}"
+
+
+class FrameAllocator:
+    """Hands out zeroed frames of a hypervisor-private region, in order."""
+
+    def __init__(self, mem: PhysicalMemory, region: MemoryRegion) -> None:
+        self.mem = mem
+        self.region = region
+        self.next = region.paddr
+
+    def alloc(self, pages: int = 1) -> int:
+        paddr = self.next
+        if paddr + pages * PAGE_SIZE > self.region.paddr + self.region.size:
+            raise MemoryError("hypervisor frame pool exhausted")
+        self.next += pages * PAGE_SIZE
+        self.mem.zero(paddr, pages * PAGE_SIZE)
+        return paddr

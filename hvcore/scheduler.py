@@ -1,0 +1,64 @@
+"""Running one domain's vCPUs: round-robin on one thread, timers, blocking.
+
+A domain's vCPUs share a thread (the engine's lock/xchg are not atomic across
+engines); each gets a time slice in turn. A blocked domain sleeps until its next timer.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from hvcore.public import xen as XEN
+
+if TYPE_CHECKING:
+    from hvcore.domain import Domain
+
+SLICE_US = 10_000
+
+
+def fire_timers(dom: "Domain") -> None:
+    from hvcore.hypercalls import event_channel_op as ev
+    now = dom.time.system_time_ns()
+    for v in dom.vcpus:
+        st = v.state
+        if st.timer_deadline_ns is not None and now >= st.timer_deadline_ns:
+            st.timer_deadline_ns = None
+            ev.send_virq(dom, XEN.VIRQ_TIMER, v.id)
+            st.blocked = False   # a timer wakes a blocked vCPU even with no port bound
+        if st.blocked and st.poll_deadline_ns is not None and now >= st.poll_deadline_ns:
+            st.blocked, st.poll_deadline_ns = False, None
+
+
+def next_deadline_ns(dom: "Domain") -> int | None:
+    deadlines = [d for v in dom.vcpus
+                 for d in (v.state.timer_deadline_ns, v.state.poll_deadline_ns) if d is not None]
+    return min(deadlines) if deadlines else None
+
+
+def run_domain(dom: "Domain", deadline: float | None = None) -> str:
+    """Run until the domain shuts down (returns its reason) or `deadline` passes ('timeout')."""
+    while dom.running:
+        if deadline is not None and time.monotonic() >= deadline:
+            return "timeout"
+        fire_timers(dom)
+        ran = False
+        for v in dom.vcpus:
+            if v.runnable():
+                v.run_slice(SLICE_US)
+                ran = True
+            dom.drain_console()
+        if not ran and dom.running:
+            _sleep_until_event(dom, deadline)
+    dom.drain_console()
+    return dom.shutdown_reason or "crash"
+
+
+def _sleep_until_event(dom: "Domain", deadline: float | None) -> None:
+    """All vCPUs blocked: sleep to the next timer (a blocked domain costs no CPU)."""
+    wake = next_deadline_ns(dom)
+    pause = 0.05
+    if wake is not None:
+        pause = min(pause, max(0.0, (wake - dom.time.system_time_ns()) / 1e9))
+    if deadline is not None:
+        pause = min(pause, max(0.0, deadline - time.monotonic()))
+    time.sleep(pause)
