@@ -36,6 +36,10 @@ _ENV_HFLAGS = 176            # CPUX86State.hflags
 _ENV_OLD_EXCEPTION = 5496    # CPUX86State.old_exception
 
 HF_CPL_MASK = 3
+HF_CS32_MASK = 1 << 4
+HF_SS32_MASK = 1 << 5
+HF_CS64_MASK = 1 << 15
+IRETQ = b"\x48\xcf"
 
 
 class EngineError(Exception):
@@ -153,6 +157,10 @@ class Engine:
         self._pending = _Pending()
         self.hook_error: str | None = None
         self.stop_address = 0      # an address that is mapped and never executed
+        # where the ring-0 entry stub and its frame live (set by the domain builder)
+        self.iret_stub = 0
+        self.iret_frame_virt = 0
+        self.iret_frame_paddr = 0
         self._inline_hooks: list = []
         self._install_hooks()
 
@@ -174,11 +182,41 @@ class Engine:
     def set_reg(self, name: int, value: int) -> None:
         self.uc.reg_write(name, value)
 
-    def set_privilege(self, cpl: int, cs: int, ss: int) -> None:
-        """Enter ring `cpl` with the given code and stack selectors (GDT must hold them)."""
-        self.cpu.hflags.value = (self.cpu.hflags.value & ~HF_CPL_MASK) | cpl
-        self.uc.reg_write(X.UC_X86_REG_SS, ss)
-        self.uc.reg_write(X.UC_X86_REG_CS, cs)
+    def iret_to(self, rip: int, cs: int, rflags: int, rsp: int, ss: int) -> None:
+        """Enter guest code the way Xen does: a real `iretq` run by a ring-0 stub.
+
+        The engine loads CS and SS from their descriptors, so the CPL, the code size
+        (64-bit or compat) and the segment caches are all what the hardware would have.
+        `reg_write(CS)` cannot do this in 64-bit mode: it sets the selector only.
+        We put the vCPU in ring 0 with 64-bit code to run the stub, and stop exactly at
+        the guest's first instruction (`until` = target; its cached block is dropped so
+        that the stop is honoured).
+        """
+        if not self.iret_stub:
+            raise EngineError("no iret stub mapped")
+        hflags = self.cpu.hflags
+        hflags.value = (hflags.value & ~HF_CPL_MASK) | HF_CS64_MASK | HF_CS32_MASK | HF_SS32_MASK
+        self.uc.mem_write(self.iret_frame_paddr, struct.pack("<5Q", rip, cs, rflags, rsp, ss))
+        self.uc.reg_write(X.UC_X86_REG_RSP, self.iret_frame_virt)
+        self.cpu.old_exception.value = -1
+        self.uc.ctl_remove_cache(rip, rip + 1)
+        cr2 = self.uc.reg_read(X.UC_X86_REG_CR2)
+        self._pending.exit = None
+        try:
+            self.uc.emu_start(self.iret_stub, rip)
+        except UcError as err:
+            raise EngineError(f"guest entry by iret to {cs:#x}:{rip:#x} failed: {err}")
+        self.cpu.old_exception.value = -1
+        landed = self.uc.reg_read(X.UC_X86_REG_RIP) == rip
+        exit = self._pending.exit
+        # Stopping at `until` makes the engine probe the byte before it; where that is
+        # unmapped it reports a #PF there although no guest instruction has run.
+        if landed and exit is not None and exit.kind == EXIT_TRAP and exit.vector == 14 \
+                and self.uc.reg_read(X.UC_X86_REG_CR2) == (rip - 1) & ((1 << 64) - 1):
+            self.uc.reg_write(X.UC_X86_REG_CR2, cr2)
+            exit = self._pending.exit = None
+        if exit is not None or not landed:
+            raise EngineError(f"guest entry by iret to {cs:#x}:{rip:#x} faulted ({exit})")
 
     @property
     def cpl(self) -> int:

@@ -17,7 +17,7 @@ from unicorn import x86_const as X
 from hvcore.arch.x86 import paging as P
 from hvcore.arch.x86.pv import layout as L
 from hvcore.domain import Domain
-from hvcore.engine import Engine
+from hvcore.engine import IRETQ, Engine
 from hvcore.memory import PAGE_SIZE, FrameAllocator, MemoryRegion, PhysicalMemory
 from hvcore.public import xen as XEN
 from hvcore.time import DomainTime, TSC_SHIFT, TSC_TO_SYSTEM_MUL
@@ -185,7 +185,11 @@ def _build_hypervisor_tables(dom: Domain) -> None:
     dom.gdt_l1_paddr = gdt_l1
     stop_page = fr.alloc()
     dom.mem.write(stop_page, b"\xf4" * PAGE_SIZE)
+    dom.mem.write(stop_page + L.IRET_STUB_OFFSET, IRETQ)
     dom.mem.write_u64(misc_l1, stop_page | P.PAGE_PRESENT | P.PAGE_ACCESSED)
+    dom.iret_frames = fr.alloc()     # one 64-byte iret frame slot per vCPU
+    dom.mem.write_u64(misc_l1 + 8, dom.iret_frames | P.PAGE_PRESENT | P.PAGE_RW
+                      | P.PAGE_ACCESSED | P.PAGE_DIRTY | P.PAGE_NX)
     dom.hv_l4_entries[257] = l3 | HV_TABLE_FLAGS
     dom.zero_page = fr.alloc()
     dom.xen_gdt_page = fr.alloc()
@@ -334,21 +338,22 @@ def _make_boot_vcpu(dom: Domain, image: KernelImage, boot: BootLayout) -> VCPU:
     cr3 = table if dom.is_64bit else make_compat_l4(v, table)
     set_paging(engine, cr3)
     engine.stop_address = L.STOP_PAGE_VIRT
+    engine.iret_stub = L.STOP_PAGE_VIRT + L.IRET_STUB_OFFSET
+    engine.iret_frame_virt = L.IRET_FRAME_VIRT + v.id * 64
+    engine.iret_frame_paddr = dom.iret_frames + v.id * 64
     engine.uc.reg_write(X.UC_X86_REG_GDTR, (0, v.gdt_virt, L.GDT_LIMIT, 0))
     va_top = image.virt_base + (boot.stack_pfn + 1) * PAGE_SIZE
     start_info_va = image.virt_base + boot.start_info_pfn * PAGE_SIZE
+    mask = (1 << 64) - 1
     if dom.is_64bit:
-        engine.set_privilege(3, L.FLAT_RING3_CS64, L.FLAT_RING3_SS64)
-        for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS, X.UC_X86_REG_GS):
-            engine.set_reg(seg, 0)
+        engine.iret_to(image.entry, L.FLAT_RING3_CS64, 0x202, va_top & mask, L.FLAT_RING3_SS64)
+        data_sel = 0
     else:
-        engine.set_privilege(1, L.FLAT_RING1_CS, L.FLAT_RING1_SS)
-        for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS, X.UC_X86_REG_GS):
-            engine.set_reg(seg, L.FLAT_RING1_DS)
-    engine.set_reg(X.UC_X86_REG_RSP, va_top & ((1 << 64) - 1))
-    engine.set_reg(X.UC_X86_REG_RSI, start_info_va & ((1 << 64) - 1))
-    engine.set_reg(X.UC_X86_REG_RFLAGS, 0x202)
-    engine.set_reg(X.UC_X86_REG_RIP, image.entry)
+        engine.iret_to(image.entry, L.FLAT_RING1_CS, 0x202, va_top & 0xFFFFFFFF, L.FLAT_RING1_SS)
+        data_sel = L.FLAT_RING1_DS
+    for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS, X.UC_X86_REG_GS):
+        engine.set_reg(seg, data_sel)
+    engine.set_reg(X.UC_X86_REG_RSI, start_info_va & mask)
     install_time_hooks(v)
     return v
 

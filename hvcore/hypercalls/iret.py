@@ -32,13 +32,14 @@ def _iret64(v) -> None:
     if flags & VGCF_IN_SYSCALL:
         rcx, r11 = rip, rflags      # as sysret leaves them
     v.upcall_mask = 0 if rflags & EFLAGS_IF else 1
-    if (v.guest_cs() & 0xFFFF) != cs:
-        v.set_reg(X.UC_X86_REG_CS, cs)
-    v.set_reg(X.UC_X86_REG_SS, ss | 3)
     v.set_reg(X.UC_X86_REG_RAX, rax)
     v.set_reg(X.UC_X86_REG_R11, r11)
     v.set_reg(X.UC_X86_REG_RCX, rcx)
-    v.set_reg(X.UC_X86_REG_RFLAGS, (rflags & ~(EFLAGS_IOPL | EFLAGS_VM)) | EFLAGS_IF)
+    new_flags = (rflags & ~(EFLAGS_IOPL | EFLAGS_VM)) | EFLAGS_IF
+    if (v.guest_cs() & 0xFFFF) != cs or (v.reg(X.UC_X86_REG_SS) & 0xFFFF) != (ss | 3):
+        v.engine.iret_to(rip, cs, new_flags, usp, ss | 3)    # e.g. to 32-bit user code
+        return
+    v.set_reg(X.UC_X86_REG_RFLAGS, new_flags)
     v.set_reg(X.UC_X86_REG_RSP, usp)
     v.rip = rip
 
@@ -50,17 +51,15 @@ def _iret32(v) -> None:
     if eflags & EFLAGS_VM:
         raise GuestCrash("iret to virtual-8086 mode is not supported")
     v.set_reg(X.UC_X86_REG_EAX, eax)
-    v.set_reg(X.UC_X86_REG_EFLAGS, (eflags & ~EFLAGS_IOPL) | EFLAGS_IF)
-    if (cs & 3) in (0, 1):
+    new_flags = (eflags & ~EFLAGS_IOPL) | EFLAGS_IF
+    if (cs & 3) in (0, 1):        # to the guest kernel (RPL 0 is fixed up to ring 1)
         cs = (cs & ~3) | 1
         if v.guest_cs() != cs:
-            v.set_reg(X.UC_X86_REG_CS, cs)
+            v.engine.iret_to(eip, cs, new_flags, esp + 16, v.reg(X.UC_X86_REG_SS))
+            return
+        v.set_reg(X.UC_X86_REG_EFLAGS, new_flags)
         v.set_reg(X.UC_X86_REG_ESP, esp + 16)
-    else:
-        new_esp, ss = struct.unpack("<II", v.read_virt(esp + 16, 8))
-        v.engine.set_privilege(3, cs | 3, ss | 3)
-        for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES):
-            if v.reg(seg) & 3 != 3:
-                v.set_reg(seg, L.FLAT_RING3_DS)
-        v.set_reg(X.UC_X86_REG_ESP, new_esp)
-    v.rip = eip
+        v.rip = eip
+        return
+    new_esp, ss = struct.unpack("<II", v.read_virt(esp + 16, 8))
+    v.engine.iret_to(eip, cs | 3, new_flags, new_esp, ss | 3)

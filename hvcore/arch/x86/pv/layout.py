@@ -20,6 +20,8 @@ GDT_VIRT_STRIDE = 0x10000                            # 16 pages of GDT per vCPU
 GDT_GUEST_PAGES = 14                                 # FIRST_RESERVED_GDT_PAGE
 GDT_LIMIT = (GDT_GUEST_PAGES + 1) * PAGE_SIZE - 1    # guest pages + Xen's page
 STOP_PAGE_VIRT = PERDOMAIN_VIRT_START + 0x20_0000    # mapped, never executed
+IRET_STUB_OFFSET = 0x800                             # the ring-0 `iretq` entry stub
+IRET_FRAME_VIRT = STOP_PAGE_VIRT + 0x1000            # per-vCPU iret frames (64 bytes each)
 
 # 32-bit PAE (compat) guests
 COMPAT_M2P_VIRT_START = 0xF580_0000                  # HYPERVISOR_COMPAT_VIRT_START

@@ -189,11 +189,13 @@ def _bounce64(v: "VCPU", handler, mask_events, error_code, rip, frame_rcx, frame
     _push(v, stack, struct.pack(f"<{len(frame)}Q", *reversed(frame)))
     if mask_events:
         v.upcall_mask = 1
+    new_flags = (rflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM)) | EFLAGS_IF
+    if v.guest_cs() != layout.FLAT_RING3_CS64:   # from 32-bit user code: a mode change
+        v.engine.iret_to(handler, layout.FLAT_RING3_CS64, new_flags, stack,
+                         layout.FLAT_RING3_SS64)
+        return
     v.set_reg(X.UC_X86_REG_RSP, stack)
-    v.set_reg(X.UC_X86_REG_RFLAGS, (rflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM))
-              | EFLAGS_IF)
-    if v.engine.cpl != 3 or (v.guest_cs() & 0xFFFC) != (layout.FLAT_RING3_CS64 & 0xFFFC):
-        v.engine.set_privilege(3, layout.FLAT_RING3_CS64, layout.FLAT_RING3_SS64)
+    v.set_reg(X.UC_X86_REG_RFLAGS, new_flags)
     v.rip = handler
 
 
@@ -218,14 +220,15 @@ def _bounce32(v: "VCPU", handler, mask_events, error_code, rip, cs) -> None:
     _push(v, stack, struct.pack(f"<{len(frame)}I", *[x & 0xFFFFFFFF for x in reversed(frame)]))
     if mask_events:
         v.upcall_mask = 1
-    if from_user:
-        v.engine.set_privilege(1, layout.FLAT_RING1_CS, (stack_ss or layout.FLAT_RING1_SS) | 1)
     new_cs = (cs or layout.FLAT_RING1_CS) | 1
-    if v.guest_cs() != new_cs:
-        v.set_reg(X.UC_X86_REG_CS, new_cs)
+    new_flags = (eflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM)) | EFLAGS_IF
+    if from_user or v.guest_cs() != new_cs:
+        v.engine.iret_to(handler & 0xFFFFFFFF, new_cs, new_flags, stack,
+                         (stack_ss or layout.FLAT_RING1_SS) | 1 if from_user
+                         else v.reg(X.UC_X86_REG_SS))
+        return
     v.set_reg(X.UC_X86_REG_ESP, stack)
-    v.set_reg(X.UC_X86_REG_EFLAGS, (eflags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM))
-              | EFLAGS_IF)
+    v.set_reg(X.UC_X86_REG_EFLAGS, new_flags)
     v.rip = handler & 0xFFFFFFFF
 
 
