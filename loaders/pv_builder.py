@@ -24,7 +24,7 @@ from hvcore.time import DomainTime, TSC_SHIFT, TSC_TO_SYSTEM_MUL
 from hvcore.vcpu import VCPU
 from loaders.elf import KernelImage, LoaderError
 
-MAX_MEMORY_MIB = 4096
+MAX_MEMORY_MIB = L.HYPERVISOR_PHYS_BASE >> 20   # guest RAM ends below our frames
 PADDING = 512 * 1024
 ROUND = 4 << 20
 CONSOLE_EVTCHN = 2

@@ -27,8 +27,9 @@ IRET_FRAME_VIRT = STOP_PAGE_VIRT + 0x1000            # per-vCPU iret frames (64 
 COMPAT_M2P_VIRT_START = 0xF580_0000                  # HYPERVISOR_COMPAT_VIRT_START
 COMPAT_L2_FIRST_XEN_SLOT = (COMPAT_M2P_VIRT_START - 0xC000_0000) >> 21   # 428
 
-# Where hypervisor-private frames sit in each engine's physical address space.
-HYPERVISOR_PHYS_BASE = 0x80_0000_0000
+# Where hypervisor-private frames sit in each engine's physical address space: below
+# 4 GiB, because 32-bit guests get shared_info's machine address in a 32-bit field.
+HYPERVISOR_PHYS_BASE = 0xE000_0000
 
 # Xen's reserved GDT page (entries from selector 0xe000), as in Xen's gdt_table and
 # compat_gdt_table: (selector offset, descriptor).
