@@ -6,7 +6,11 @@
 #define GUEST_ARCH_H
 
 #define ARCH_NAME       "pv32"
+#ifdef __ASSEMBLY__
+#define VIRT_BASE       0xC0000000
+#else
 #define VIRT_BASE       0xC0000000UL
+#endif
 #define PT_LEVELS       3
 #define PTRSZ           4
 

@@ -6,7 +6,11 @@
 #define GUEST_ARCH_H
 
 #define ARCH_NAME       "pv64"
+#ifdef __ASSEMBLY__
+#define VIRT_BASE       0xffffffff80000000
+#else
 #define VIRT_BASE       0xffffffff80000000UL
+#endif
 #define PT_LEVELS       4
 #define PTRSZ           8
 

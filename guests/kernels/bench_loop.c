@@ -1,0 +1,86 @@
+/*
+ * bench_loop: the compute loop of the CPU row of tools/bench.py.
+ *
+ * Runs bench_loop(iters) once and prints the result.  The loop proper,
+ * from bench_loop_body up to (not including) bench_loop_end, is exactly
+ * BENCH_LOOP_INSNS instructions per iteration and position independent:
+ * tools/bench.py copies those bytes out of this ELF (by symbol) into a bare
+ * engine, so the hypervisor and the reference run the same machine code.
+ * Register interface of the body: count in %[re]cx (non-zero), state in
+ * %[re]ax, %[re]si points to a word that accumulates the states.
+ *
+ * Command line: iters=N (default 1000000).
+ */
+#include "guest.h"
+
+#define BENCH_LOOP_INSNS 9
+
+unsigned long bench_loop(unsigned long iters, unsigned long *acc);
+
+#ifdef __x86_64__
+asm(
+"       .text\n"
+"       .globl  bench_loop\n"
+"       .type   bench_loop, @function\n"
+"bench_loop:\n"                         /* rdi = iters, rsi = acc */
+"       movq    %rdi, %rcx\n"
+"       movabsq $0x9e3779b97f4a7c15, %rax\n"
+"       .globl  bench_loop_body\n"
+"bench_loop_body:\n"                    /* xorshift step + memory add */
+"       movq    %rax, %rdx\n"
+"       shlq    $13, %rdx\n"
+"       xorq    %rdx, %rax\n"
+"       movq    %rax, %rdx\n"
+"       shrq    $7, %rdx\n"
+"       xorq    %rdx, %rax\n"
+"       addq    %rax, (%rsi)\n"
+"       decq    %rcx\n"
+"       jnz     bench_loop_body\n"
+"       .globl  bench_loop_end\n"
+"bench_loop_end:\n"
+"       ret\n"
+"       .size   bench_loop, . - bench_loop\n");
+#else
+asm(
+"       .text\n"
+"       .globl  bench_loop\n"
+"       .type   bench_loop, @function\n"
+"bench_loop:\n"                         /* 4(%esp) = iters, 8(%esp) = acc */
+"       pushl   %esi\n"
+"       movl    8(%esp), %ecx\n"
+"       movl    12(%esp), %esi\n"
+"       movl    $0x9e3779b9, %eax\n"
+"       .globl  bench_loop_body\n"
+"bench_loop_body:\n"                    /* xorshift step + memory add */
+"       movl    %eax, %edx\n"
+"       shll    $13, %edx\n"
+"       xorl    %edx, %eax\n"
+"       movl    %eax, %edx\n"
+"       shrl    $17, %edx\n"
+"       xorl    %edx, %eax\n"
+"       addl    %eax, (%esi)\n"
+"       decl    %ecx\n"
+"       jnz     bench_loop_body\n"
+"       .globl  bench_loop_end\n"
+"bench_loop_end:\n"
+"       popl    %esi\n"
+"       ret\n"
+"       .size   bench_loop, . - bench_loop\n");
+#endif
+
+static unsigned long acc;
+
+static void bench_loop_main(void)
+{
+    unsigned long iters = 1000000, state = 0;
+
+    if (cmdline_get_ulong("iters", &iters) < 0 &&
+        strstr((const char *)start_info->cmd_line, "iters="))
+        fail("bad iters= on the command line");
+    if (iters)
+        state = bench_loop(iters, &acc);
+    printk("bench_loop: iters %lu insns/iter %d state %lx acc %lx\n",
+           iters, BENCH_LOOP_INSNS, state, acc);
+}
+
+DEFINE_KERNEL("bench_loop", bench_loop_main, 0);
