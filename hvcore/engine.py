@@ -288,7 +288,9 @@ class Engine:
         self.uc.emu_stop()
 
     def _on_intr(self, vector: int) -> None:
-        self._record(Exit(EXIT_TRAP, vector=vector))
+        # CR2 now: the engine may overwrite it while it stops (see the stop page layout)
+        cr2 = self.uc.reg_read(X.UC_X86_REG_CR2) if vector == 14 else 0
+        self._record(Exit(EXIT_TRAP, vector=vector, address=cr2))
 
     def _on_syscall(self) -> None:
         self._record(Exit(EXIT_SYSCALL))

@@ -27,6 +27,11 @@ TRAP_INVALID_OP = 6
 TRAP_GP = 13
 TRAP_PF = 14
 
+CR0_TS = 1 << 3
+DR6_RESET = 0xFFFF0FF0
+DR7_RESET = 0x00000400
+DR6_BS = 1 << 14          # single step
+
 # Xen's forced-emulation prefix: ud2a; .ascii "xen"
 XEN_EMULATE_PREFIX = b"\x0f\x0bxen"
 
@@ -74,7 +79,7 @@ class GuestCpuState:
     iobmp: int = 0
     iobmp_limit: int = 0
     cr0_ts: bool = False
-    debugreg: list[int] = field(default_factory=lambda: [0] * 8)
+    debugreg: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0, DR6_RESET, DR7_RESET])
     fs_base: int = 0
     gs_base_kernel: int = 0
     gs_base_user: int = 0
@@ -173,6 +178,12 @@ class VCPU:
     @upcall_mask.setter
     def upcall_mask(self, value: int) -> None:
         self.domain.mem.write(self.state.vcpu_info_paddr + 1, bytes([value & 0xFF]))
+
+    def set_ts(self, on: bool) -> None:
+        """The guest's virtual CR0.TS (fpu_taskswitch, clts): the next FPU use raises #NM."""
+        self.state.cr0_ts = on
+        cr0 = self.reg(X.UC_X86_REG_CR0)
+        self.set_reg(X.UC_X86_REG_CR0, cr0 | CR0_TS if on else cr0 & ~CR0_TS)
 
     def set_cr2(self, value: int) -> None:
         # vcpu_info.arch.cr2: offset 16 in the 64-bit layout, 8 in the 32-bit one

@@ -177,20 +177,28 @@ def _build_hypervisor_tables(dom: Domain) -> None:
         _map_range(dom, l1, m2p_frames[chunk:chunk + 512],
                    P.PAGE_PRESENT | P.PAGE_USER | P.PAGE_ACCESSED | P.PAGE_NX)
     dom.hv_l4_entries[256] = l3 | HV_TABLE_FLAGS | P.PAGE_USER
-    # slot 257: per-vCPU GDTs (L1 #0) and the engine's stop page (L1 #1), supervisor only
-    l3, l2, gdt_l1, misc_l1 = fr.alloc(), fr.alloc(), fr.alloc(), fr.alloc()
-    dom.mem.write_u64(l3, l2 | HV_TABLE_FLAGS)
-    dom.mem.write_u64(l2, gdt_l1 | HV_TABLE_FLAGS)
-    dom.mem.write_u64(l2 + 8, misc_l1 | HV_TABLE_FLAGS)
+    # slot 257: per-vCPU GDTs, the entry stub, the engine's stop page; supervisor only
+    l3, gdt_l2, gdt_l1 = fr.alloc(), fr.alloc(), fr.alloc()
+    dom.mem.write_u64(l3, gdt_l2 | HV_TABLE_FLAGS)
+    dom.mem.write_u64(gdt_l2, gdt_l1 | HV_TABLE_FLAGS)
     dom.gdt_l1_paddr = gdt_l1
-    stop_page = fr.alloc()
-    dom.mem.write(stop_page, b"\xf4" * PAGE_SIZE)
-    dom.mem.write(stop_page + L.IRET_STUB_OFFSET, IRETQ)
-    dom.mem.write_u64(misc_l1, stop_page | P.PAGE_PRESENT | P.PAGE_ACCESSED)
+    misc_l2, misc_l1 = fr.alloc(), fr.alloc()
+    off = L.STUB_PAGE_VIRT - L.PERDOMAIN_VIRT_START
+    dom.mem.write_u64(l3 + ((off >> 30) & 511) * 8, misc_l2 | HV_TABLE_FLAGS | P.PAGE_USER)
+    dom.mem.write_u64(misc_l2 + ((off >> 21) & 511) * 8, misc_l1 | HV_TABLE_FLAGS | P.PAGE_USER)
+    hlt_page = fr.alloc()
+    dom.mem.write(hlt_page, b"\xf4" * PAGE_SIZE)
+    dom.mem.write(hlt_page + L.IRET_STUB_OFFSET, IRETQ)
     dom.iret_frames = fr.alloc()     # one 64-byte iret frame slot per vCPU
-    dom.mem.write_u64(misc_l1 + 8, dom.iret_frames | P.PAGE_PRESENT | P.PAGE_RW
-                      | P.PAGE_ACCESSED | P.PAGE_DIRTY | P.PAGE_NX)
-    dom.hv_l4_entries[257] = l3 | HV_TABLE_FLAGS
+    first = (off >> 12) & 511
+    for i, (frame, flags) in enumerate([
+            # user-readable: the engine reads the byte before `until` at the guest's CPL
+            (hlt_page, P.PAGE_PRESENT | P.PAGE_ACCESSED | P.PAGE_USER),     # stub page
+            (hlt_page, P.PAGE_PRESENT | P.PAGE_ACCESSED),                  # stop page
+            (dom.iret_frames, P.PAGE_PRESENT | P.PAGE_RW | P.PAGE_ACCESSED | P.PAGE_DIRTY
+             | P.PAGE_NX)]):
+        dom.mem.write_u64(misc_l1 + (first + i) * 8, frame | flags)
+    dom.hv_l4_entries[257] = l3 | HV_TABLE_FLAGS | P.PAGE_USER
     dom.zero_page = fr.alloc()
     dom.xen_gdt_page = fr.alloc()
     dom.mem.write(dom.xen_gdt_page, L.xen_gdt_page(dom.is_64bit))
@@ -338,7 +346,7 @@ def _make_boot_vcpu(dom: Domain, image: KernelImage, boot: BootLayout) -> VCPU:
     cr3 = table if dom.is_64bit else make_compat_l4(v, table)
     set_paging(engine, cr3)
     engine.stop_address = L.STOP_PAGE_VIRT
-    engine.iret_stub = L.STOP_PAGE_VIRT + L.IRET_STUB_OFFSET
+    engine.iret_stub = L.STUB_PAGE_VIRT + L.IRET_STUB_OFFSET
     engine.iret_frame_virt = L.IRET_FRAME_VIRT + v.id * 64
     engine.iret_frame_paddr = dom.iret_frames + v.id * 64
     engine.uc.reg_write(X.UC_X86_REG_GDTR, (0, v.gdt_virt, L.GDT_LIMIT, 0))

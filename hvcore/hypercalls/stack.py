@@ -17,5 +17,5 @@ def stack_switch(v, ss, esp, *_):
 @hypercall(XEN.HYPERVISOR_fpu_taskswitch)
 def fpu_taskswitch(v, set_ts, *_):
     """long fpu_taskswitch(int set)"""
-    v.state.cr0_ts = bool(set_ts & 0xFFFFFFFF)
+    v.set_ts(bool(set_ts & 0xFFFFFFFF))
     return 0

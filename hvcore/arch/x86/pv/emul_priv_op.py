@@ -79,6 +79,33 @@ def insn_writes_memory(v: "VCPU") -> bool:
     return any(op.type == C.X86_OP_MEM and op.access & 2 for op in insn.operands)
 
 
+_SEGMENT_REGS = {"ds", "es", "fs", "gs", "ss", "cs"}
+
+
+def segment_error_code(v: "VCPU") -> int:
+    """The error code the CPU pushes for #TS/#NP/#SS/#GP raised by a segment load:
+    the selector with RPL cleared (0 when the instruction loads no selector)."""
+    try:
+        insn = decode(v)
+    except paging.PageFault:
+        return 0
+    if insn is None:
+        return 0
+    mnemonic = insn.mnemonic
+    try:
+        if mnemonic == "mov" and insn.reg_name(insn.operands[0].reg) in _SEGMENT_REGS:
+            src = insn.operands[1]
+            if src.type == C.X86_OP_REG:
+                return _read_gpr(v, insn, src.reg) & 0xFFFC
+            return 0
+        if mnemonic == "pop" and insn.reg_name(insn.operands[0].reg) in _SEGMENT_REGS:
+            sp = v.reg(X.UC_X86_REG_RSP)
+            return int.from_bytes(v.read_virt(sp, 2), "little") & 0xFFFC
+    except (paging.PageFault, KeyError, IndexError):
+        return 0
+    return 0
+
+
 def _guest_cpl(v: "VCPU") -> int:
     """Xen's view: a PV kernel counts as ring 1 for IOPL checks, user as ring 3."""
     return 1 if v.in_kernel() else 3
@@ -142,7 +169,7 @@ def _rdtsc(v, insn) -> bool:
 
 
 def _clts(v, insn) -> bool:
-    v.state.cr0_ts = False
+    v.set_ts(False)
     return True
 
 
@@ -207,7 +234,7 @@ def _write_control(v, name: str, value: int) -> bool:
     if name == "cr0":
         if (value ^ GUEST_CR0) & ~CR0_TS & 0xFFFFFFFF:
             return False     # only TS may change, as in Xen
-        st.cr0_ts = bool(value & CR0_TS)
+        v.set_ts(bool(value & CR0_TS))
         return True
     if name == "cr2":
         v.set_cr2(value)
@@ -320,7 +347,7 @@ def _write_gpr(v, insn, reg: int, value: int) -> None:
 
 _CS_TO_UC = {n: getattr(X, f"UC_X86_REG_{n.upper()}") for n in (
     "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 "
-    "eax ebx ecx edx esi edi ebp esp").split()}
+    "eax ebx ecx edx esi edi ebp esp ax bx cx dx si di bp sp").split()}
 _CS_TO_UC.update({f"r{i}d": getattr(X, f"UC_X86_REG_R{i}D") for i in range(8, 16)})
 
 _HANDLERS = {

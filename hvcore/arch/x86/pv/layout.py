@@ -19,7 +19,12 @@ PERDOMAIN_VIRT_START = 0xFFFF_8080_0000_0000         # slot 257
 GDT_VIRT_STRIDE = 0x10000                            # 16 pages of GDT per vCPU
 GDT_GUEST_PAGES = 14                                 # FIRST_RESERVED_GDT_PAGE
 GDT_LIMIT = (GDT_GUEST_PAGES + 1) * PAGE_SIZE - 1    # guest pages + Xen's page
-STOP_PAGE_VIRT = PERDOMAIN_VIRT_START + 0x20_0000    # mapped, never executed
+# The engine's `until` address. The engine reads the byte before it whenever it stops,
+# and compares it with the PC truncated to 32 bits in compat mode; so both this
+# address and its low 32 bits (0xF5801000, inside the compat M2P that every 32-bit
+# guest has mapped read-only and never executes) must have mapped bytes before them.
+STOP_PAGE_VIRT = PERDOMAIN_VIRT_START + 0xF580_1000
+STUB_PAGE_VIRT = STOP_PAGE_VIRT - 0x1000             # hlt-filled; holds the entry stub
 IRET_STUB_OFFSET = 0x800                             # the ring-0 `iretq` entry stub
 IRET_FRAME_VIRT = STOP_PAGE_VIRT + 0x1000            # per-vCPU iret frames (64 bytes each)
 

@@ -41,7 +41,7 @@ def handle_exit(v: "VCPU", exit: eng.Exit) -> None:
         if exit.kind == eng.EXIT_SYSCALL:
             _on_syscall(v, dispatch)
         elif exit.kind == eng.EXIT_TRAP:
-            _on_trap(v, exit.vector, dispatch, emul_priv_op)
+            _on_trap(v, exit.vector, dispatch, emul_priv_op, exit.address)
         elif exit.kind == eng.EXIT_INVALID:
             if not emul_priv_op.forced_emulation(v):
                 bounce_exception(v, 6)
@@ -84,7 +84,7 @@ def _is_software_int(v: "VCPU", vector: int) -> bool:
         return False
 
 
-def _on_trap(v: "VCPU", vector: int, dispatch, emul_priv_op) -> None:
+def _on_trap(v: "VCPU", vector: int, dispatch, emul_priv_op, cr2: int = 0) -> None:
     if _is_software_int(v, vector):
         if vector == layout_hypercall_vector() and not v.is_64bit and v.engine.cpl == 1:
             dispatch(v)
@@ -93,14 +93,23 @@ def _on_trap(v: "VCPU", vector: int, dispatch, emul_priv_op) -> None:
         return
     if vector == 13:
         if not emul_priv_op.emulate(v):
-            bounce_exception(v, 13, error_code=0)
+            bounce_exception(v, 13, error_code=emul_priv_op.segment_error_code(v))
         return
     if vector == 14:
-        _page_fault(v)
+        _page_fault(v, cr2)
         return
     if vector == 8:
         raise GuestCrash("double fault")
-    error = 0 if vector in (10, 11, 12, 17) else None
+    if vector == 7:
+        v.set_ts(False)                   # Xen clears the virtual TS as it delivers #NM
+    if vector == 1 and v.reg(X.UC_X86_REG_RFLAGS) & EFLAGS_TF:
+        from hvcore.vcpu import DR6_BS
+        v.state.debugreg[6] |= DR6_BS     # the guest reads DR6 with get_debugreg
+    error = None
+    if vector in (10, 11, 12):
+        error = emul_priv_op.segment_error_code(v)
+    elif vector == 17:
+        error = 0
     bounce_exception(v, vector, error_code=error)
 
 
@@ -120,10 +129,9 @@ def _software_int(v: "VCPU", vector: int) -> None:
     bounce(v, ti.address, ti.masks_events, None, cs=ti.cs)
 
 
-def _page_fault(v: "VCPU") -> None:
+def _page_fault(v: "VCPU", cr2: int) -> None:
     """Rebuild the #PF error code the engine does not report, then bounce."""
     from hvcore.arch.x86.pv import emul_priv_op
-    cr2 = v.reg(X.UC_X86_REG_CR2)
     rip = v.rip
     user = v.engine.cpl == 3 and not (v.is_64bit and v.state.kernel_mode)
     if rip <= cr2 < rip + 16 and not emul_priv_op.insn_writes_memory(v):
@@ -180,7 +188,7 @@ def _bounce64(v: "VCPU", handler, mask_events, error_code, rip, frame_rcx, frame
         stack = st.kernel_sp
     stack &= ~0xF
     saved_mask = v.upcall_mask
-    frame = [ss, rsp, rflags, cs | (saved_mask << 32), rip]
+    frame = [ss, rsp, frame_flags(v, rflags, saved_mask), cs | (saved_mask << 32), rip]
     if error_code is not None:
         frame.append(error_code)
     frame.append(v.reg(X.UC_X86_REG_R11) if frame_r11 is None else frame_r11)
@@ -213,7 +221,7 @@ def _bounce32(v: "VCPU", handler, mask_events, error_code, rip, cs) -> None:
         stack, stack_ss = st.kernel_sp, st.kernel_ss
     else:
         stack, stack_ss = esp, None
-    frame += [eflags, (old_cs & 0xFFFF) | (saved_mask << 16), rip]
+    frame += [frame_flags(v, eflags, saved_mask), (old_cs & 0xFFFF) | (saved_mask << 16), rip]
     if error_code is not None:
         frame.append(error_code)
     stack = (stack - 4 * len(frame)) & 0xFFFFFFFF
@@ -230,6 +238,14 @@ def _bounce32(v: "VCPU", handler, mask_events, error_code, rip, cs) -> None:
     v.set_reg(X.UC_X86_REG_ESP, stack)
     v.set_reg(X.UC_X86_REG_EFLAGS, new_flags)
     v.rip = handler & 0xFFFFFFFF
+
+
+def frame_flags(v: "VCPU", flags: int, saved_mask: int) -> int:
+    """The guest sees its virtual interrupt flag (!upcall_mask) and virtual IOPL."""
+    flags &= ~(EFLAGS_IF | EFLAGS_IOPL)
+    if not saved_mask:
+        flags |= EFLAGS_IF
+    return flags | (v.state.iopl << 12)
 
 
 def _push(v: "VCPU", stack: int, data: bytes) -> None:

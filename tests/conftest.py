@@ -1,0 +1,39 @@
+"""Shared fixtures: the guest kernels (built by the project's own build step) and a
+runner for the real `hv` command line."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GUEST_BUILD = ROOT / "guests" / "build"
+ABIS = ("pv64", "pv32")
+
+
+@pytest.fixture(scope="session")
+def guests() -> Path:
+    """Build the guest kernels (incremental) and return the build folder."""
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests")], check=True)
+    return GUEST_BUILD
+
+
+def kernel(abi: str, name: str) -> Path:
+    return GUEST_BUILD / abi / f"{name}.elf"
+
+
+@dataclass
+class HvResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_hv(*args: str, timeout: float = 120) -> HvResult:
+    """Run `hv` exactly as a user would (a fresh process, real CLI)."""
+    proc = subprocess.run([sys.executable, "-m", "tools.hv", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    return HvResult(proc.returncode, proc.stdout, proc.stderr)

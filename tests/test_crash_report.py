@@ -1,0 +1,26 @@
+"""A guest that jumps into unmapped memory with no trap table is crashed with a report."""
+import pytest
+
+from conftest import ABIS, kernel, run_hv
+
+
+@pytest.mark.parametrize("abi", ABIS)
+def test_unmapped_jump_crashes_with_report(guests, abi):
+    result = run_hv("run", kernel(abi, "crash_unmapped"), "--timeout", "60")
+    assert result.code == 1, result.stdout + result.stderr
+    err = result.stderr
+    assert "Traceback" not in err
+    assert "crashed:" in err and "#PF page fault" in err
+    width = "rip=" if abi == "pv64" else "eip="
+    assert width in err                      # registers
+    assert "code:" in err                     # disassembly around RIP (or why there is none)
+    assert "last hypercalls:" in err
+    assert err.strip().splitlines()[-1].startswith("hv: d1 (crash_unmapped) crash")
+
+
+def test_timeout_exits_124(guests, tmp_path):
+    # the loop kernel with a huge iteration count cannot finish in 1 s
+    result = run_hv("run", kernel("pv64", "loop"), "--cmdline", "iters=100000000000",
+                    "--timeout", "1")
+    assert result.code == 124, result.stderr
+    assert "timeout" in result.stderr.splitlines()[-1]

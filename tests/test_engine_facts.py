@@ -1,0 +1,94 @@
+"""Facts about the Unicorn engine that the run loop is built on (see hvcore/engine.py).
+
+Each was measured; if a new engine release changes one, these fail before guests do.
+"""
+import struct
+
+import pytest
+from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_64, Uc
+from unicorn import x86_const as X
+
+from hvcore.engine import Engine, EngineError
+
+
+def _ring3_engine(code: bytes):
+    """A bare engine with paging, a Xen-like GDT and ring-3 64-bit code at 0x100000."""
+    from hvcore.arch.x86.pv import layout as L
+    eng = Engine()
+    uc = eng.uc
+    uc.mem_map(0, 4 << 20)
+    w = lambda a, v: uc.mem_write(a, struct.pack("<Q", v))
+    w(0x1000, 0x2000 | 7); w(0x2000, 0x3000 | 7)
+    for i in range(2):
+        w(0x3000 + 8 * i, (i << 21) | 0x87)           # 2 MiB user pages
+    gdt = 0x200000
+    uc.mem_write(gdt + 0xE000, L.xen_gdt_page(True))
+    uc.mem_write(0x100000, code)
+    uc.mem_write(0x180000, b"\x48\xcf")              # iretq stub (same page table: user
+    eng.iret_stub, eng.iret_frame_virt, eng.iret_frame_paddr = 0x180000, 0x181000, 0x181000
+    eng.stop_address = 0x1FF000
+    uc.reg_write(X.UC_X86_REG_CR3, 0x1000)
+    uc.reg_write(X.UC_X86_REG_CR4, 0x6A0)
+    uc.reg_write(X.UC_X86_REG_CR0, 0x80010033)
+    uc.reg_write(X.UC_X86_REG_GDTR, (0, gdt, 0xEFFF, 0))
+    eng.iret_to(0x100000, 0xE033, 0x202, 0x1F0000, 0xE02B)
+    return eng
+
+
+def test_iret_entry_lands_in_ring_3():
+    eng = _ring3_engine(b"\x90" * 16)
+    assert eng.cpl == 3
+    assert eng.reg(X.UC_X86_REG_RIP) == 0x100000
+    assert eng.reg(X.UC_X86_REG_CS) == 0xE033
+
+
+def test_repeated_gp_traps_do_not_escalate_to_double_fault():
+    # without clearing the engine's in-flight exception, the 2nd #GP would be #DF (8)
+    eng = _ring3_engine(b"\xfa" * 8 + b"\xf4")
+    vectors = []
+    rip = 0x100000
+    for _ in range(5):
+        exit = eng.run(rip)
+        vectors.append(exit.vector)
+        rip = eng.reg(X.UC_X86_REG_RIP) + 1
+    assert vectors == [13] * 5
+
+
+def test_reg_write_cs_does_not_change_code_size_in_long_mode():
+    # why guest entry goes through a real iretq: the selector changes, the mode does not
+    eng = _ring3_engine(b"\x90" * 16)
+    eng.uc.reg_write(X.UC_X86_REG_CS, 0xE023)       # a compat-mode descriptor
+    assert eng.cpu.hflags.value & (1 << 15)          # HF_CS64 still set
+
+
+def test_iret_entry_to_compat_mode_runs_32_bit_code():
+    eng = _ring3_engine(b"\x90")
+    # `lea esp, [0x1f0100]` is absolute in 32-bit code, RIP-relative in 64-bit code
+    eng.uc.mem_write(0x100100, b"\x8d\x25\x00\x01\x1f\x00\xf4")
+    eng.iret_to(0x100100, 0xE023, 0x202, 0x1F0000, 0xE02B)
+    assert not eng.cpu.hflags.value & (1 << 15)
+    eng.run(0x100100)
+    assert eng.reg(X.UC_X86_REG_ESP) == 0x1F0100
+
+
+def test_syscall_stops_past_the_instruction():
+    eng = _ring3_engine(b"\x0f\x05\x90")
+    exit = eng.run(0x100000)
+    assert exit.kind == "syscall"
+    assert eng.reg(X.UC_X86_REG_RIP) == 0x100002
+
+
+def test_inline_rdtsc_hook_replaces_the_instruction():
+    eng = _ring3_engine(b"\x0f\x31\xf4")
+    eng.add_inline_insn_hook(X.UC_X86_INS_RDTSC,
+                             lambda: eng.set_reg(X.UC_X86_REG_RAX, 0x1234) or eng.set_reg(X.UC_X86_REG_RDX, 0))
+    eng.run(0x100000)
+    assert eng.reg(X.UC_X86_REG_RAX) == 0x1234
+
+
+def test_hook_exception_is_reported_not_swallowed():
+    eng = _ring3_engine(b"\x0f\xa2\xf4")
+    eng.add_inline_insn_hook(X.UC_X86_INS_CPUID, lambda: 1 / 0)
+    exit = eng.run(0x100000)
+    assert exit.kind == "hook_error"
+    assert "ZeroDivisionError" in exit.detail
