@@ -71,6 +71,9 @@ class Domain:
     zero_page: int = 0
     xen_gdt_page: int = 0
     console_out_total: int = 0
+    invalid_m2p_page: int = 0
+    iret_frames: int = 0
+    shutdown_code: int | None = None
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:

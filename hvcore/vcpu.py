@@ -143,11 +143,16 @@ class VCPU:
 
     # ---- guest virtual memory ---------------------------------------------------
     def translate(self, va: int, access: int = paging.ACCESS_READ) -> int:
-        """Guest virtual -> guest physical through the live page tables (raises PageFault)."""
+        """Guest virtual -> guest physical through the live page tables (raises PageFault).
+
+        The hypervisor touches guest memory with supervisor rights, as Xen does (ring 0),
+        whichever mode the guest is in; Xen's own area is refused by the callers."""
         if not self.is_64bit:
             va &= 0xFFFFFFFF
-        return paging.walk(self.domain.mem, self.cr3, paging.canonical(va), access,
-                           user=not self.in_kernel()).paddr
+        va = paging.canonical(va)
+        if self.is_64bit and layout.HYPERVISOR_VIRT_START <= va < layout.HYPERVISOR_VIRT_END:
+            raise paging.PageFault(va, paging.PFEC_PRESENT)   # Xen's area: never for guests
+        return paging.walk(self.domain.mem, self.cr3, va, access, user=False).paddr
 
     def read_virt(self, va: int, length: int) -> bytes:
         out = bytearray()

@@ -28,6 +28,7 @@ MAX_MEMORY_MIB = L.HYPERVISOR_PHYS_BASE >> 20   # guest RAM ends below our frame
 PADDING = 512 * 1024
 ROUND = 4 << 20
 CONSOLE_EVTCHN = 2
+VMASST_TYPE_writable_pagetables = 2
 STORE_EVTCHN = 1
 
 PT_FLAGS_64 = P.PAGE_PRESENT | P.PAGE_RW | P.PAGE_ACCESSED | P.PAGE_DIRTY | P.PAGE_USER
@@ -66,6 +67,8 @@ def build_pv_domain(image: KernelImage, memory_mib: int, cmdline: str, domid: in
     word = 8 if image.is_64bit else 4
     boot = _plan(image, nr_pages, word)
     dom = _make_domain(image, nr_pages, domid, name, console_write, cmdline)
+    if "writable_page_tables" in image.features_supported:
+        dom.vm_assist |= 1 << VMASST_TYPE_writable_pagetables   # as Xen's builder does
     _load_segments(dom, image)
     _fill_p2m_and_m2p(dom, boot)
     _build_hypervisor_tables(dom)
@@ -124,7 +127,7 @@ def _make_domain(image, nr_pages, domid, name, console_write, cmdline) -> Domain
     mem = PhysicalMemory()
     ram = mem.add(MemoryRegion(f"hv-d{domid}-ram", 0, nr_pages * PAGE_SIZE))
     m2p_pages = math.ceil(nr_pages * 8 / PAGE_SIZE) + math.ceil(nr_pages * 4 / PAGE_SIZE)
-    hv_pages = m2p_pages + m2p_pages // 512 + 96
+    hv_pages = m2p_pages + M2P_TABLE_FRAMES + 96
     hv = mem.add(MemoryRegion(f"hv-d{domid}-xen", L.HYPERVISOR_PHYS_BASE, hv_pages * PAGE_SIZE))
     dom = Domain(domid=domid, name=name, is_64bit=image.is_64bit, mem=mem, ram=ram,
                  hv_region=hv, frames=FrameAllocator(mem, hv), nr_pages=nr_pages,
@@ -155,6 +158,26 @@ def _fill_p2m_and_m2p(dom: Domain, boot: BootLayout) -> None:
     dom.mem.write(dom.m2p_paddr, b"".join(struct.pack("<Q", p) for p in range(dom.nr_pages)))
     dom.compat_m2p_paddr = dom.frames.alloc(math.ceil(dom.nr_pages * 4 / PAGE_SIZE))
     dom.mem.write(dom.compat_m2p_paddr, b"".join(struct.pack("<I", p) for p in range(dom.nr_pages)))
+    # entries past our frames in the last pages, and the shared page, are INVALID
+    for base, size in ((dom.m2p_paddr, 8), (dom.compat_m2p_paddr, 4)):
+        end = base + math.ceil(dom.nr_pages * size / PAGE_SIZE) * PAGE_SIZE
+        dom.mem.write(base + dom.nr_pages * size, b"\xff" * (end - base - dom.nr_pages * size))
+    dom.invalid_m2p_page = dom.frames.alloc()
+    dom.mem.write(dom.invalid_m2p_page, b"\xff" * PAGE_SIZE)
+
+
+# The M2P covers every machine frame below our own (as Xen's covers all of memory):
+# frames that are not this domain's read as INVALID_M2P_ENTRY (all ones), all from one
+# shared page, so the cover costs a few table frames and no memory per guest page.
+MAX_MACHINE_FRAMES = L.HYPERVISOR_PHYS_BASE >> 12
+M2P_TABLE_FRAMES = 2 + 2 * math.ceil(MAX_MACHINE_FRAMES * 8 / PAGE_SIZE / 512)
+
+
+def _m2p_frames(dom: Domain, first: int, entry_size: int) -> list[int]:
+    """Frames backing an M2P with `entry_size`-byte entries: ours, then the invalid page."""
+    own = math.ceil(dom.nr_pages * entry_size / PAGE_SIZE)
+    total = math.ceil(MAX_MACHINE_FRAMES * entry_size / PAGE_SIZE)
+    return [first + i * PAGE_SIZE for i in range(own)] + [dom.invalid_m2p_page] * (total - own)
 
 
 def _map_range(dom: Domain, l1_first: int, frames: list[int], flags: int) -> None:
@@ -165,8 +188,7 @@ def _map_range(dom: Domain, l1_first: int, frames: list[int], flags: int) -> Non
 def _build_hypervisor_tables(dom: Domain) -> None:
     """Our L3s for L4 slots 256 (M2P) and 257 (per-domain area), shared by all tables."""
     fr = dom.frames
-    m2p_frames = [dom.m2p_paddr + i * PAGE_SIZE
-                  for i in range(math.ceil(dom.nr_pages * 8 / PAGE_SIZE))]
+    m2p_frames = _m2p_frames(dom, dom.m2p_paddr, 8)
     dom.hv_l4_entries = {}
     # slot 256: read-only M2P, readable by the (ring 3) guest kernel
     l3, l2 = fr.alloc(), fr.alloc()
@@ -212,13 +234,14 @@ def install_xen_l4_slots(dom: Domain, l4_paddr: int) -> None:
 
 def install_compat_l2_slots(dom: Domain, l2_paddr: int) -> None:
     """The compat M2P at 0xF5800000, in Xen's reserved slots of the top-GiB L2."""
-    frames = math.ceil(dom.nr_pages * 4 / PAGE_SIZE)
     if not hasattr(dom, "compat_m2p_l1s"):
+        frames = _m2p_frames(dom, dom.compat_m2p_paddr, 4)
+        slots = 512 - L.COMPAT_L2_FIRST_XEN_SLOT
+        frames = frames[:slots * 512]     # what fits below 4 GiB
         dom.compat_m2p_l1s = []
-        for chunk in range(0, frames, 512):
+        for chunk in range(0, len(frames), 512):
             l1 = dom.frames.alloc()
-            _map_range(dom, l1, [dom.compat_m2p_paddr + (chunk + i) * PAGE_SIZE
-                                 for i in range(min(512, frames - chunk))],
+            _map_range(dom, l1, frames[chunk:chunk + 512],
                        P.PAGE_PRESENT | P.PAGE_USER | P.PAGE_ACCESSED)
             dom.compat_m2p_l1s.append(l1)
     for i, l1 in enumerate(dom.compat_m2p_l1s):

@@ -46,9 +46,57 @@ def adjust_pte(v, pte_paddr: int, val: int) -> int | None:
     return val
 
 
+def _pinned(dom) -> dict[int, int]:
+    """Pinned frames and their page-table level (1-4)."""
+    return dom.__dict__.setdefault("pinned", {})
+
+
+def table_levels(v) -> dict[int, int]:
+    """Machine address -> level of every page table reachable from the vCPU's guest
+    tables (Xen's own slots and our frames left out), plus pinned tables."""
+    mem = v.domain.mem
+    levels = {mfn << 12: level for mfn, level in _pinned(v.domain).items()}
+    present = lambda e: e & P.PAGE_PRESENT and v.domain.is_ram_pfn((e & P.PADDR_MASK) >> 12)
+    if v.is_64bit:
+        frontier, level = list(_top_tables(v)), 4
+    else:
+        frontier, level = [v.state.guest_table], 3
+    while frontier and level >= 1:
+        nxt = []
+        for table in frontier:
+            levels[table] = level
+            if level == 1:
+                continue
+            count = 4 if level == 3 and not v.is_64bit else 512
+            for i in range(count):
+                if level == 4 and i in _HV_SLOTS:
+                    continue
+                e = mem.read_u64(table + i * 8)
+                if present(e) and not (level in (2, 3) and e & P.PAGE_PSE and v.is_64bit):
+                    nxt.append(e & P.PADDR_MASK)
+        frontier, level = nxt, level - 1
+    return levels
+
+
+def has_writable_mapping(v, mfn: int) -> bool:
+    mem = v.domain.mem
+    for table, level in table_levels(v).items():
+        if level != 1:
+            continue
+        for j in range(512):
+            e = mem.read_u64(table + j * 8)
+            if e & P.PAGE_PRESENT and e & P.PAGE_RW and (e & P.PADDR_MASK) >> 12 == mfn:
+                return True
+    return False
+
+
 def write_pte(v, pte_paddr: int, val: int) -> int:
     if not _owned(v, pte_paddr >> 12):
         return -E.EINVAL
+    if val & P.PAGE_PRESENT and val & P.PAGE_RW:
+        levels = table_levels(v)
+        if levels.get(pte_paddr & ~0xFFF) == 1 and (val & P.PADDR_MASK) in levels:
+            return -E.EINVAL      # an L1 entry may never map a page table writable
     new = adjust_pte(v, pte_paddr, val)
     if new is None:
         return -E.EINVAL
@@ -144,21 +192,24 @@ def new_guest_cr3(v, mfn: int) -> int:
 
 
 def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
-    pinned = v.domain.__dict__.setdefault("pinned", set())
+    pinned = _pinned(v.domain)
     if cmd in (XEN.MMUEXT_PIN_L1_TABLE, XEN.MMUEXT_PIN_L2_TABLE, XEN.MMUEXT_PIN_L3_TABLE,
                XEN.MMUEXT_PIN_L4_TABLE):
         if not v.domain.is_ram_pfn(arg1) or arg1 in pinned:
             return -E.EINVAL
+        if has_writable_mapping(v, arg1):
+            return -E.EINVAL      # a page-table frame may have no writable mapping
+        level = cmd - XEN.MMUEXT_PIN_L1_TABLE + 1
         if cmd == XEN.MMUEXT_PIN_L4_TABLE:
             if not v.is_64bit:
                 return -E.EINVAL
             install_xen_l4_slots(v.domain, arg1 << 12)
-        pinned.add(arg1)
+        pinned[arg1] = level
         return 0
     if cmd == XEN.MMUEXT_UNPIN_TABLE:
         if arg1 not in pinned:
             return -E.EINVAL
-        pinned.discard(arg1)
+        del pinned[arg1]
         return 0
     if cmd == XEN.MMUEXT_NEW_BASEPTR:
         return new_guest_cr3(v, arg1)

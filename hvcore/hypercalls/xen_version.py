@@ -21,7 +21,11 @@ def _features(v, arg) -> int:
     index = struct.unpack("<I", v.read_virt(arg, 4))[0]
     # writable_page_tables 0, writable_descriptor_tables 1, auto_translated 2,
     # supervisor_mode_kernel 3, pae_pgdir_above_4gb 4 ...
-    bits = (1 << 4) if index == 0 else 0     # pae_pgdir_above_4gb
+    bits = 0
+    if index == 0:
+        bits |= 1 << 4                       # pae_pgdir_above_4gb
+        if v.domain.vm_assist >> 2 & 1:      # VMASST_TYPE_writable_pagetables on
+            bits |= 1 << 0                   # writable_page_tables
     v.write_virt(arg + 4, struct.pack("<I", bits))
     return 0
 

@@ -96,7 +96,7 @@ def segment_error_code(v: "VCPU") -> int:
         if mnemonic == "mov" and insn.reg_name(insn.operands[0].reg) in _SEGMENT_REGS:
             src = insn.operands[1]
             if src.type == C.X86_OP_REG:
-                return _read_gpr(v, insn, src.reg) & 0xFFFC
+                return read_gpr(v, insn, src.reg) & 0xFFFC
             return 0
         if mnemonic == "pop" and insn.reg_name(insn.operands[0].reg) in _SEGMENT_REGS:
             sp = v.reg(X.UC_X86_REG_RSP)
@@ -198,7 +198,7 @@ def _mov(v, insn) -> bool:
         _write_gpr(v, insn, dst.reg, value)
         return True
     if dname.startswith("cr") or dname.startswith("dr"):
-        return _write_control(v, dname, _read_gpr(v, insn, src.reg))
+        return _write_control(v, dname, read_gpr(v, insn, src.reg))
     return False
 
 
@@ -333,7 +333,7 @@ def _out(v, insn) -> bool:
     return True
 
 
-def _read_gpr(v, insn, reg: int) -> int:
+def read_gpr(v, insn, reg: int) -> int:
     return v.reg(_CS_TO_UC[insn.reg_name(reg)])
 
 

@@ -143,6 +143,9 @@ def _page_fault(v: "VCPU", cr2: int) -> None:
         code = paging.PFEC_PRESENT | (paging.PFEC_WRITE if access == paging.ACCESS_WRITE else 0)
     except paging.PageFault as pf:
         code = pf.error_code
+    from hvcore.arch.x86.pv import ro_page_fault
+    if ro_page_fault.try_emulate(v, cr2, code):
+        return
     code &= ~paging.PFEC_USER
     if user:
         code |= paging.PFEC_USER
