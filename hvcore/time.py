@@ -1,17 +1,70 @@
-"""Guest time as Xen keeps it: a TSC, system time in ns since boot, and the wallclock.
+"""Guest time as Xen keeps it: the native TSC, system time in ns since boot, wallclock.
 
-The guest's TSC is virtual (rdtsc is hooked): it counts at 1 GHz from domain creation,
-so vcpu_time_info can say tsc_to_system_mul = 2^31 with tsc_shift = 1, and
-system_time = tsc exactly, which any guest computes right with Xen's formula.
+As with Xen's default TSC mode, guests read the real (host) TSC with a native `rdtsc`;
+the engine passes it through. We measure its rate once per process and publish
+vcpu_time_info (tsc_timestamp, system_time, tsc_to_system_mul, tsc_shift) so that
+Xen's formula  system_time + ((tsc - tsc_timestamp) << shift) * mul >> 32  gives
+nanoseconds since the domain was created. No hook on rdtsc: the engine skips
+instruction hooks while a stop is pending, so a hooked rdtsc could not be trusted.
 """
 from __future__ import annotations
 
+import functools
 import time as _time
 from dataclasses import dataclass, field
 
-TSC_KHZ = 1_000_000
-TSC_TO_SYSTEM_MUL = 0x8000_0000
-TSC_SHIFT = 1
+from unicorn import UC_ARCH_X86, UC_MODE_64, Uc
+from unicorn import x86_const as X
+
+_CALIBRATION_S = 0.02
+
+
+class _NativeTsc:
+    """The engine's TSC (the host's), read by running `rdtsc` in a scratch engine."""
+
+    def __init__(self) -> None:
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        self.uc.mem_map(0x1000, 0x1000)
+        self.uc.mem_write(0x1000, b"\x0f\x31")
+
+    def read(self) -> int:
+        self.uc.emu_start(0x1000, 0x1002)
+        return (self.uc.reg_read(X.UC_X86_REG_RDX) & 0xFFFFFFFF) << 32 | \
+            self.uc.reg_read(X.UC_X86_REG_RAX) & 0xFFFFFFFF
+
+    def paired(self) -> tuple[int, int]:
+        """(tsc, monotonic ns) taken as close together as we can."""
+        t0 = _time.monotonic_ns()
+        tsc = self.read()
+        t1 = _time.monotonic_ns()
+        return tsc, (t0 + t1) // 2
+
+
+@functools.lru_cache(maxsize=1)
+def native_tsc() -> _NativeTsc:
+    return _NativeTsc()
+
+
+@functools.lru_cache(maxsize=1)
+def tsc_hz() -> int:
+    clock = native_tsc()
+    tsc0, ns0 = clock.paired()
+    _time.sleep(_CALIBRATION_S)
+    tsc1, ns1 = clock.paired()
+    return int((tsc1 - tsc0) * 1e9 / (ns1 - ns0))
+
+
+def scale_for(hz: int) -> tuple[int, int]:
+    """(tsc_to_system_mul, tsc_shift) for a TSC running at `hz`, as Xen computes them."""
+    ratio = 1e9 / hz
+    shift = 0
+    while ratio >= 1.0:
+        ratio /= 2
+        shift += 1
+    while ratio < 0.5:
+        ratio *= 2
+        shift -= 1
+    return int(ratio * (1 << 32)), shift
 
 
 @dataclass
@@ -19,11 +72,18 @@ class DomainTime:
     boot_ns: int = field(default_factory=_time.monotonic_ns)
     wall_at_boot_ns: int = field(default_factory=_time.time_ns)
 
+    def __post_init__(self) -> None:
+        self.hz = tsc_hz()
+        self.tsc_to_system_mul, self.tsc_shift = scale_for(self.hz)
+        self.anchor_tsc, anchor_ns = native_tsc().paired()
+        self.anchor_system_time = anchor_ns - self.boot_ns
+
     def system_time_ns(self) -> int:
         return _time.monotonic_ns() - self.boot_ns
 
     def tsc_now(self) -> int:
-        return self.system_time_ns()      # 1 GHz: one tick per ns
+        """The TSC value a guest `rdtsc` would read now (for emulated reads)."""
+        return self.anchor_tsc + (self.system_time_ns() - self.anchor_system_time) * self.hz // 10**9
 
     def wallclock_at_boot(self) -> tuple[int, int]:
         """(wc_sec, wc_nsec): wall time when system time was 0, as Xen publishes it."""

@@ -20,7 +20,7 @@ from hvcore.domain import Domain
 from hvcore.engine import IRETQ, Engine
 from hvcore.memory import PAGE_SIZE, FrameAllocator, MemoryRegion, PhysicalMemory
 from hvcore.public import xen as XEN
-from hvcore.time import DomainTime, TSC_SHIFT, TSC_TO_SYSTEM_MUL
+from hvcore.time import DomainTime
 from hvcore.vcpu import VCPU
 from loaders.elf import KernelImage, LoaderError
 
@@ -301,11 +301,14 @@ def _build_tables_pae(dom: Domain, virt_base: int, boot: BootLayout) -> None:
 def _fill_shared_info(dom: Domain) -> None:
     cls = XEN.shared_info_64 if dom.is_64bit else XEN.shared_info_32
     si = dom.mem.struct_at(cls, dom.shared_info_paddr)
+    t = dom.time
     for vi in si.vcpu_info:
         vi.evtchn_upcall_mask = 1
         vi.time.version = 2
-        vi.time.tsc_to_system_mul = TSC_TO_SYSTEM_MUL
-        vi.time.tsc_shift = TSC_SHIFT
+        vi.time.tsc_timestamp = t.anchor_tsc
+        vi.time.system_time = t.anchor_system_time
+        vi.time.tsc_to_system_mul = t.tsc_to_system_mul
+        vi.time.tsc_shift = t.tsc_shift
     si.wc_sec, si.wc_nsec = dom.time.wallclock_at_boot()
     si.wc_version = 2
     si.arch.max_pfn = dom.nr_pages
@@ -363,6 +366,7 @@ def _make_boot_vcpu(dom: Domain, image: KernelImage, boot: BootLayout) -> VCPU:
         engine.map_host_memory(region.paddr, region.size, region.host_addr)
     v = VCPU(dom, 0, engine)
     v.state.vcpu_info_paddr = dom.shared_info_paddr
+    install_cpuid_hook(v)     # before any code is translated: hooks are bound at translation
     setup_gdt(v)
     table = boot.pt_pfn * PAGE_SIZE
     v.state.guest_table = table
@@ -385,7 +389,6 @@ def _make_boot_vcpu(dom: Domain, image: KernelImage, boot: BootLayout) -> VCPU:
     for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS, X.UC_X86_REG_GS):
         engine.set_reg(seg, data_sel)
     engine.set_reg(X.UC_X86_REG_RSI, start_info_va & mask)
-    install_time_hooks(v)
     return v
 
 
@@ -422,19 +425,7 @@ def setup_gdt(v: VCPU, frames: list[int] | None = None) -> None:
     v.engine.flush_tlb()
 
 
-def install_time_hooks(v: VCPU) -> None:
-    """rdtsc reads the domain's virtual TSC; cpuid gives the PV CPUID policy (inline)."""
+def install_cpuid_hook(v: VCPU) -> None:
+    """cpuid gives the PV CPUID policy, inline (rdtsc stays native: see hvcore.time)."""
     from hvcore.arch.x86.pv import emul_priv_op
-
-    def rdtsc() -> None:
-        tsc = v.domain.time.tsc_now()
-        v.set_reg(X.UC_X86_REG_RAX, tsc & 0xFFFFFFFF)
-        v.set_reg(X.UC_X86_REG_RDX, tsc >> 32)
-
-    def rdtscp() -> None:
-        rdtsc()
-        v.set_reg(X.UC_X86_REG_RCX, v.id)
-
-    v.engine.add_inline_insn_hook(X.UC_X86_INS_RDTSC, rdtsc)
-    v.engine.add_inline_insn_hook(X.UC_X86_INS_RDTSCP, rdtscp)
     v.engine.add_inline_insn_hook(X.UC_X86_INS_CPUID, lambda: emul_priv_op.do_cpuid(v))
