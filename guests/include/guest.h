@@ -79,6 +79,7 @@ extern shared_info_t *shared_info;      /* NULL until map_shared_info() */
 extern unsigned long *phys_to_machine;  /* start_info->mfn_list */
 extern unsigned long *machine_to_phys;  /* Xen's read-only M2P table */
 extern unsigned long m2p_start, m2p_end, m2p_max_mfn;
+extern long machphys_mapping_rc;      /* XENMEM_machphys_mapping result */
 extern unsigned char bss_was_dirty;     /* set by head.S */
 extern char _text[], _etext[], _edata[], __bss_start[], _end[];
 extern char boot_stack_top[];

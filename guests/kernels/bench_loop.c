@@ -3,7 +3,8 @@
  *
  * Runs bench_loop(iters) once and prints the result.  The loop proper,
  * from bench_loop_body up to (not including) bench_loop_end, is exactly
- * BENCH_LOOP_INSNS instructions per iteration and position independent:
+ * BENCH_LOOP_INSNS instructions per iteration (a xorshift step and one
+ * read-modify-write of memory) and position independent:
  * tools/bench.py copies those bytes out of this ELF (by symbol) into a bare
  * engine, so the hypervisor and the reference run the same machine code.
  * Register interface of the body: count in %[re]cx (non-zero), state in
@@ -13,7 +14,11 @@
  */
 #include "guest.h"
 
+#ifdef __x86_64__
 #define BENCH_LOOP_INSNS 9
+#else
+#define BENCH_LOOP_INSNS 12
+#endif
 
 unsigned long bench_loop(unsigned long iters, unsigned long *acc);
 
@@ -51,12 +56,15 @@ asm(
 "       movl    12(%esp), %esi\n"
 "       movl    $0x9e3779b9, %eax\n"
 "       .globl  bench_loop_body\n"
-"bench_loop_body:\n"                    /* xorshift step + memory add */
+"bench_loop_body:\n"                    /* xorshift32 step + memory add */
 "       movl    %eax, %edx\n"
 "       shll    $13, %edx\n"
 "       xorl    %edx, %eax\n"
 "       movl    %eax, %edx\n"
 "       shrl    $17, %edx\n"
+"       xorl    %edx, %eax\n"
+"       movl    %eax, %edx\n"
+"       shll    $5, %edx\n"
 "       xorl    %edx, %eax\n"
 "       addl    %eax, (%esi)\n"
 "       decl    %ecx\n"

@@ -11,6 +11,7 @@ shared_info_t *shared_info;
 unsigned long *phys_to_machine;
 unsigned long *machine_to_phys;
 unsigned long m2p_start, m2p_end, m2p_max_mfn;
+long machphys_mapping_rc;
 unsigned long first_free_pfn, mapped_end_pfn, next_free_pfn;
 
 /* A page of our image whose mapping is replaced by the shared info page. */
@@ -23,7 +24,8 @@ void mm_early_init(start_info_t *si)
 
     start_info = si;
     phys_to_machine = (unsigned long *)si->mfn_list;
-    if (HYPERVISOR_memory_op(XENMEM_machphys_mapping, &m) == 0) {
+    machphys_mapping_rc = HYPERVISOR_memory_op(XENMEM_machphys_mapping, &m);
+    if (machphys_mapping_rc == 0) {
         m2p_start = m.v_start;
         m2p_end = m.v_end;
         m2p_max_mfn = m.max_mfn;
