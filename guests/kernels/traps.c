@@ -28,6 +28,7 @@ struct tcase {
     long error_code;            /* -1: the vector has no error code */
     char *at, *after;
     int native_return;          /* resume with a native iret instead */
+    int unmasked;               /* raised with events unmasked */
 };
 
 /* What the handler saw. */
@@ -36,7 +37,7 @@ static volatile struct {
     unsigned int total;
     unsigned long vector, ip, cs, flags, sp, ss, error_code;
     unsigned long cr2_vcpu, cr2_reg;
-    int nested;
+    unsigned int mask_in_handler;
 } seen;
 
 static const struct tcase *cur;
@@ -63,6 +64,7 @@ static int traps_hook(struct trap_frame *f)
     seen.sp = f->sp;
     seen.ss = f->ss;
     seen.error_code = f->error_code;
+    seen.mask_in_handler = shared_info->vcpu_info[0].evtchn_upcall_mask;
     if (f->vector == 14) {
         seen.cr2_vcpu = shared_info->vcpu_info[0].arch.cr2;
         seen.cr2_reg = read_cr2();      /* emulated by Xen */
@@ -87,12 +89,12 @@ static void check_frame(const struct tcase *t, unsigned long want_ip)
     CHECK((uint16_t)seen.cs == KERNEL_CS_FRAME,
           "%s: frame CS %lx, want %x (kernel context)", t->name, seen.cs,
           KERNEL_CS_FRAME);
-    CHECK(((seen.cs >> (PT_LEVELS == 4 ? 32 : 16)) & 0xff) == 1,
-          "%s: saved upcall mask in the CS slot is %lu, want 1", t->name,
-          (seen.cs >> (PT_LEVELS == 4 ? 32 : 16)) & 0xff);
-    CHECK(!(seen.flags & 0x200),
-          "%s: frame EFLAGS %lx has IF set while events were masked",
-          t->name, seen.flags);
+    CHECK(((seen.cs >> (PT_LEVELS == 4 ? 32 : 16)) & 0xff) == !t->unmasked,
+          "%s: saved upcall mask in the CS slot is %lu, want %d", t->name,
+          (seen.cs >> (PT_LEVELS == 4 ? 32 : 16)) & 0xff, !t->unmasked);
+    CHECK(!!(seen.flags & 0x200) == !!t->unmasked,
+          "%s: frame EFLAGS %lx: IF must be the inverse of the saved upcall "
+          "mask (%d)", t->name, seen.flags, !t->unmasked);
 #ifdef __x86_64__
     CHECK(seen.ss == FLAT_KERNEL_SS, "%s: frame SS %lx, want %x", t->name,
           seen.ss, FLAT_KERNEL_SS);
@@ -154,13 +156,54 @@ static void setup_gdt(void)
            frames[0], GDT_IDX_NP, GDT_IDX_SS);
 }
 
-#define TC(n, v, k, e) { #n, v, k, e, t_##n##_at, t_##n##_after, 0 }
+#define TC(n, v, k, e) { #n, v, k, e, t_##n##_at, t_##n##_after, 0, 0 }
+
+/*
+ * A trap table entry with flag bit 2 (TI_SET_IF) masks events on entry:
+ * raised with events unmasked, the frame carries saved mask 0 / IF 1, the
+ * handler runs masked, and HYPERVISOR_iret restores the mask from IF.
+ */
+static void test_mask_on_entry(void)
+{
+    static const struct tcase bp = { "bp (events unmasked, TI_SET_IF)", 3,
+                                     TRAP, -1, t_bp_at, t_bp_after, 0, 1 };
+    trap_info_t one[2] = {
+        { 3, 3 | 4, FLAT_KERNEL_CS, (unsigned long)trap_entry_3 },
+        { 0, 0, 0, 0 },
+    };
+    vcpu_info_t *vi = &shared_info->vcpu_info[0];
+    unsigned int mask_after;
+    long rc;
+
+    rc = HYPERVISOR_set_trap_table(one);
+    CHECK(rc == 0, "set_trap_table(vector 3 with TI_SET_IF): rc %ld", rc);
+    reset(&bp);
+    vi->evtchn_upcall_mask = 0;
+    barrier();
+    t_bp();
+    mask_after = vi->evtchn_upcall_mask;
+    vi->evtchn_upcall_mask = 1;
+    barrier();
+    cur = NULL;
+    check_frame(&bp, (unsigned long)t_bp_after);
+    CHECK(seen.mask_in_handler == 1,
+          "TI_SET_IF: upcall mask %u inside the handler, want 1",
+          seen.mask_in_handler);
+    CHECK(mask_after == 0,
+          "HYPERVISOR_iret with IF set left the upcall mask at %u, want 0",
+          mask_after);
+    printk("traps: %-28s vector  3: masked in handler, unmasked by iret OK\n",
+           bp.name);
+    one[0].flags = 3;
+    rc = HYPERVISOR_set_trap_table(one);
+    CHECK(rc == 0, "set_trap_table(restore vector 3): rc %ld", rc);
+}
 
 static void pf_case(const char *name, void (*fn)(unsigned long),
                     char *at, char *after, unsigned long addr, int fetch,
                     unsigned long want_err)
 {
-    struct tcase t = { name, 14, FAULT, -1, at, after, 0 };
+    struct tcase t = { name, 14, FAULT, -1, at, after, 0, 0 };
 
     reset(&t);
     fn(addr);
@@ -206,16 +249,16 @@ static void traps_main(void)
     {
         /* Returns with a native iret, to cover that path too. */
         static const struct tcase bp = { "bp (int3, native iret)", 3, TRAP, -1,
-                                         t_bp_at, t_bp_after, 1 };
+                                         t_bp_at, t_bp_after, 1, 0 };
         run(&bp, t_bp);
     }
     {
 #ifdef __x86_64__
         static const struct tcase of = { "of (int $4)", 4, TRAP, -1,
-                                         t_of_at, t_of_after, 0 };
+                                         t_of_at, t_of_after, 0, 0 };
 #else
         static const struct tcase of = { "of (into)", 4, TRAP, -1,
-                                         t_of_at, t_of_after, 0 };
+                                         t_of_at, t_of_after, 0, 0 };
 #endif
         run(&of, t_of);
     }
@@ -227,7 +270,7 @@ static void traps_main(void)
 #endif
     {
         static const struct tcase ud = { "ud (ud2, native iret)", 6, FAULT, -1,
-                                         t_ud_at, t_ud_after, 1 };
+                                         t_ud_at, t_ud_after, 1, 0 };
         run(&ud, t_ud);
     }
     {
@@ -288,6 +331,7 @@ static void traps_main(void)
         static const struct tcase i80 = TC(int80, 0x80, TRAP, -1);
         run(&i80, t_int80);
     }
+    test_mask_on_entry();
     trap_hook = NULL;
 }
 
