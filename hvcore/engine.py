@@ -55,6 +55,7 @@ EXIT_UNMAPPED = "unmapped"      # access to a physical address with nothing behi
 EXIT_HOOK_ERROR = "hook_error"  # a bug in one of our hooks (traceback kept)
 EXIT_ENGINE_ERROR = "engine_error"  # the engine refused to go on (UcError)
 EXIT_STOPPED = "stopped"        # someone asked us to stop (kick)
+EXIT_IO_DENIED = "io_denied"    # in/out the guest may not do: address = the instruction
 
 
 @dataclass
@@ -268,6 +269,31 @@ class Engine:
 
         self._inline_hooks.append(callback)   # keep the C callback alive
         self.uc._Uc__do_hook_add(UC_HOOK_INSN, callback, 1, 0, insn)
+
+    def set_io_handlers(self, io_in, io_out) -> None:
+        """Port I/O: the engine never faults `in`/`out` (it skips the permission check),
+        so every access comes here. `io_in(port, size) -> value | None` and
+        `io_out(port, size, value) -> bool`; None/False means refused: the vCPU stops on
+        the instruction and the run loop raises #GP, as the CPU would have."""
+        sizes = {1: X.UC_X86_REG_AL, 2: X.UC_X86_REG_AX, 4: X.UC_X86_REG_EAX}
+
+        def on_in(port: int, size: int) -> int:
+            value = io_in(port, size)
+            if value is None:
+                self._deny_io()
+                return self.uc.reg_read(sizes.get(size, X.UC_X86_REG_EAX))
+            return value
+
+        def on_out(port: int, size: int, value: int) -> None:
+            if not io_out(port, size, value):
+                self._deny_io()
+
+        self.uc.hook_add(UC_HOOK_INSN, self._guarded(on_in, result=0), None, 1, 0,
+                         X.UC_X86_INS_IN)
+        self.uc.hook_add(UC_HOOK_INSN, self._guarded(on_out), None, 1, 0, X.UC_X86_INS_OUT)
+
+    def _deny_io(self) -> None:
+        self._record(Exit(EXIT_IO_DENIED, address=self.uc.reg_read(X.UC_X86_REG_RIP)))
 
     def _guarded(self, fn, result=None):
         """Unicorn swallows exceptions from hooks: catch, record, stop the vCPU."""

@@ -79,11 +79,15 @@ class DomainTime:
         self.anchor_system_time = anchor_ns - self.boot_ns
 
     def system_time_ns(self) -> int:
-        return _time.monotonic_ns() - self.boot_ns
+        """System time exactly as the guest computes it from the TSC (so a timer never
+        fires before the guest's own clock says its deadline has come)."""
+        delta = self.tsc_now() - self.anchor_tsc
+        delta = delta << self.tsc_shift if self.tsc_shift >= 0 else delta >> -self.tsc_shift
+        return self.anchor_system_time + (delta * self.tsc_to_system_mul >> 32)
 
     def tsc_now(self) -> int:
-        """The TSC value a guest `rdtsc` would read now (for emulated reads)."""
-        return self.anchor_tsc + (self.system_time_ns() - self.anchor_system_time) * self.hz // 10**9
+        """The TSC a guest `rdtsc` reads now."""
+        return native_tsc().read()
 
     def wallclock_at_boot(self) -> tuple[int, int]:
         """(wc_sec, wc_nsec): wall time when system time was 0, as Xen publishes it."""

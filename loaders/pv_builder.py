@@ -426,6 +426,9 @@ def setup_gdt(v: VCPU, frames: list[int] | None = None) -> None:
 
 
 def install_cpuid_hook(v: VCPU) -> None:
-    """cpuid gives the PV CPUID policy, inline (rdtsc stays native: see hvcore.time)."""
+    """cpuid gives the PV CPUID policy, inline (rdtsc stays native: see hvcore.time);
+    port I/O is checked against the virtual IOPL and I/O bitmap."""
     from hvcore.arch.x86.pv import emul_priv_op
     v.engine.add_inline_insn_hook(X.UC_X86_INS_CPUID, lambda: emul_priv_op.do_cpuid(v))
+    v.engine.set_io_handlers(lambda port, size: emul_priv_op.io_in(v, port, size),
+                             lambda port, size, value: emul_priv_op.io_out(v, port, size, value))

@@ -1,10 +1,11 @@
 """Emulation of the privileged instructions a PV guest kernel may execute.
 
 Accepts what Xen's PV privileged-op emulation accepts (xen/arch/x86/pv/emul-priv-op.c):
-port I/O within the virtual IOPL or I/O bitmap, clts, wbinvd, mov to/from CR0/2/3/4 and
+clts, wbinvd, mov to/from CR0/2/3/4 and
 DR0-7, rdmsr/wrmsr of the MSRs Xen answers, rdtsc/rdtscp, cpuid, xsetbv, and cli/sti as
 no-ops where the virtual IOPL allows. Anything else (hlt included) returns False and the
-caller bounces #GP to the guest.
+caller bounces #GP to the guest. Port I/O never faults in the engine: it is checked
+here (`io_in`/`io_out`, against the virtual IOPL and I/O bitmap) from an I/O hook.
 """
 from __future__ import annotations
 
@@ -285,7 +286,8 @@ def _wrmsr(v, insn) -> bool:
 
 
 # ---- port I/O -----------------------------------------------------------------------
-def _port_allowed(v, port: int, size: int) -> bool:
+def port_allowed(v, port: int, size: int) -> bool:
+    """Xen's rule: within the virtual IOPL, or allowed by the guest's I/O bitmap."""
     if iopl_ok(v):
         return True
     st = v.state
@@ -299,36 +301,16 @@ def _port_allowed(v, port: int, size: int) -> bool:
     return bits & mask == 0
 
 
-def _io_operands(v, insn) -> tuple[int, int] | None:
-    """(port, size) of in/out; None when it is not a form we know."""
-    ops = insn.operands
-    port_op = ops[1] if insn.mnemonic == "in" else ops[0]
-    data_op = ops[0] if insn.mnemonic == "in" else ops[1]
-    if port_op.type == C.X86_OP_IMM:
-        port = port_op.imm & 0xFF
-    else:
-        port = v.reg(X.UC_X86_REG_DX) & 0xFFFF
-    return port, data_op.size
+def io_in(v, port: int, size: int) -> int | None:
+    """An `in` the guest executed (hooked: the engine never faults port I/O)."""
+    if not port_allowed(v, port, size):
+        return None
+    return v.domain.io_read(port, size)
 
 
-def _in(v, insn) -> bool:
-    port, size = _io_operands(v, insn)
-    if not _port_allowed(v, port, size):
+def io_out(v, port: int, size: int, value: int) -> bool:
+    if not port_allowed(v, port, size):
         return False
-    value = v.domain.io_read(port, size)
-    reg = {1: X.UC_X86_REG_AL, 2: X.UC_X86_REG_AX, 4: X.UC_X86_REG_EAX}[size]
-    if size == 4:
-        v.set_reg(X.UC_X86_REG_RAX, value & 0xFFFFFFFF)   # 32-bit writes zero-extend
-    else:
-        v.set_reg(reg, value)
-    return True
-
-
-def _out(v, insn) -> bool:
-    port, size = _io_operands(v, insn)
-    if not _port_allowed(v, port, size):
-        return False
-    value = v.reg(X.UC_X86_REG_RAX) & ((1 << (8 * size)) - 1)
     v.domain.io_write(port, size, value)
     return True
 
@@ -353,5 +335,5 @@ _CS_TO_UC.update({f"r{i}d": getattr(X, f"UC_X86_REG_R{i}D") for i in range(8, 16
 _HANDLERS = {
     "cpuid": _cpuid, "rdtsc": _rdtsc, "rdtscp": _rdtsc, "clts": _clts, "wbinvd": _nop,
     "invd": _nop, "cli": _cli_sti, "sti": _cli_sti, "xsetbv": _xsetbv, "mov": _mov,
-    "rdmsr": _rdmsr, "wrmsr": _wrmsr, "in": _in, "out": _out,
+    "rdmsr": _rdmsr, "wrmsr": _wrmsr,
 }

@@ -45,6 +45,9 @@ def handle_exit(v: "VCPU", exit: eng.Exit) -> None:
         elif exit.kind == eng.EXIT_INVALID:
             if not emul_priv_op.forced_emulation(v):
                 bounce_exception(v, 6)
+        elif exit.kind == eng.EXIT_IO_DENIED:
+            v.rip = exit.address
+            bounce_exception(v, 13, error_code=0)
         elif exit.kind == eng.EXIT_UNMAPPED:
             raise GuestCrash(f"access to unbacked physical address {exit.address:#x}")
         elif exit.kind == eng.EXIT_HOOK_ERROR:
