@@ -57,7 +57,7 @@ def _disassembly(v: "VCPU") -> list[str]:
         try:
             code, start = v.read_virt(rip, 32), rip
         except (paging.PageFault, Exception):   # noqa: BLE001
-            return [f"  code at {rip:#x}: not mapped"]
+            return [f"  code: nothing mapped at {rip:#x}"]
     out = ["  code:"]
     # decode from a few starting points; keep the one that lands exactly on RIP
     for skew in range(0, 16):

@@ -24,7 +24,23 @@ def memory_op(v, cmd, arg, *_):
         return dom.nr_pages - 1
     if cmd == M.XENMEM_memory_map:
         return _memory_map(v, arg)
+    if cmd == M.XENMEM_machphys_mapping:
+        return _machphys_mapping(v, arg)
     return -E.ENOSYS
+
+
+def _machphys_mapping(v, arg) -> int:
+    """struct xen_machphys_mapping { xen_ulong_t v_start, v_end; xen_ulong_t max_mfn; }:
+    where the read-only M2P is, as far as it is mapped, and the largest MFN it covers."""
+    from hvcore.arch.x86.pv import layout as L
+    from loaders.pv_builder import MAX_MACHINE_FRAMES
+    if v.is_64bit:
+        start, entry, fmt = L.RO_MPT_VIRT_START, 8, "<QQQ"
+    else:
+        start, entry, fmt = L.COMPAT_M2P_VIRT_START, 4, "<III"
+    end = start + MAX_MACHINE_FRAMES * entry
+    v.write_virt(arg, struct.pack(fmt, start, end, MAX_MACHINE_FRAMES - 1))
+    return 0
 
 
 def _memory_map(v, arg) -> int:
