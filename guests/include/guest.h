@@ -153,8 +153,18 @@ void __noreturn failf(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void yield(void);
 long set_iopl(unsigned int iopl);
 
+/* A failed CHECK ends the test at once (FAIL line, SHUTDOWN_crash). */
 #define CHECK(cond, ...)                                                \
     do { if (!(cond)) failf(__VA_ARGS__); } while (0)
+
+/*
+ * A failed EXPECT prints its FAIL line and lets the test go on; the kernel
+ * then ends with SHUTDOWN_crash instead of PASS.  For independent checks.
+ */
+extern unsigned int nr_failures;
+void expectf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define EXPECT(cond, ...)                                               \
+    ({ int __ok = !!(cond); if (!__ok) expectf(__VA_ARGS__); __ok; })
 
 /* lib/cmdline.c */
 int cmdline_get_ulong(const char *key, unsigned long *val);

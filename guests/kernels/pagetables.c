@@ -278,13 +278,13 @@ static void pagetables_main(void)
     trap_hook = NULL;
 
     /* Where Xen says the M2P is (start_kernel asked). */
-    CHECK(machphys_mapping_rc == 0, "XENMEM_machphys_mapping: rc %ld",
-          machphys_mapping_rc);
-    CHECK(m2p_start == MACH2PHYS_VIRT_START && m2p_end > m2p_start,
-          "XENMEM_machphys_mapping: M2P at %lx-%lx, want start %lx",
-          m2p_start, m2p_end, (unsigned long)MACH2PHYS_VIRT_START);
-    printk("pagetables: XENMEM_machphys_mapping: M2P at %lx-%lx, max mfn %lx "
-           "OK\n", m2p_start, m2p_end, m2p_max_mfn);
+    if (EXPECT(machphys_mapping_rc == 0, "XENMEM_machphys_mapping: rc %ld",
+               machphys_mapping_rc) &&
+        EXPECT(m2p_start == MACH2PHYS_VIRT_START && m2p_end > m2p_start,
+               "XENMEM_machphys_mapping: M2P at %lx-%lx, want start %lx",
+               m2p_start, m2p_end, (unsigned long)MACH2PHYS_VIRT_START))
+            printk("pagetables: XENMEM_machphys_mapping: M2P at %lx-%lx, max mfn "
+               "%lx OK\n", m2p_start, m2p_end, m2p_max_mfn);
 }
 
 DEFINE_KERNEL("pagetables", pagetables_main, 0);

@@ -40,6 +40,20 @@ void failf(const char *fmt, ...)
     fail(buf);
 }
 
+unsigned int nr_failures;
+
+void expectf(const char *fmt, ...)
+{
+    char buf[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    printk("FAIL: %s\n", buf);
+    nr_failures++;
+}
+
 void yield(void)
 {
     HYPERVISOR_sched_op(SCHEDOP_yield, NULL);

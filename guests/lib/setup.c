@@ -11,6 +11,10 @@ void start_kernel(start_info_t *si)
     if (!(kernel_desc.flags & KF_NO_TRAPS))
         trap_init();
     kernel_desc.main();
+    if (nr_failures) {
+        printk("%s: %u check(s) failed\n", kernel_desc.name, nr_failures);
+        crash();
+    }
     printk("%s: PASS\n", kernel_desc.name);
     poweroff();
 }
