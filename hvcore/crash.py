@@ -1,6 +1,7 @@
 """Crashing a domain with a report a person can act on."""
 from __future__ import annotations
 
+import traceback
 from typing import TYPE_CHECKING
 
 from capstone import CS_ARCH_X86, CS_MODE_32, CS_MODE_64, Cs
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
 _REGS_64 = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
             "r11", "r12", "r13", "r14", "r15", "rip", "rflags"]
 _REGS_32 = ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags"]
+
+
+def describe_bug(err: BaseException) -> str:
+    """One line for a hypervisor bug: what was raised and where (innermost frame)."""
+    tb = traceback.extract_tb(err.__traceback__)
+    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""
+    return f"{type(err).__name__}: {err}{where}"
 
 
 def crash_domain(v: "VCPU", why: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-import traceback
+
 from dataclasses import dataclass, field
 
 from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
@@ -300,8 +300,9 @@ class Engine:
         def hook(uc, *args):
             try:
                 return fn(*args[:-1])
-            except BaseException:   # noqa: BLE001 - must never escape into the engine
-                self.hook_error = traceback.format_exc()
+            except BaseException as err:   # noqa: BLE001 - must never escape into the engine
+                from hvcore.crash import describe_bug
+                self.hook_error = describe_bug(err)
                 self._pending.exit = Exit(EXIT_HOOK_ERROR, detail=self.hook_error)
                 uc.emu_stop()
                 return result

@@ -24,3 +24,31 @@ def test_timeout_exits_124(guests, tmp_path):
                     "--timeout", "1")
     assert result.code == 124, result.stderr
     assert "timeout" in result.stderr.splitlines()[-1]
+
+
+def test_hypervisor_bug_crashes_only_the_domain(guests, monkeypatch):
+    """A bug in a hypercall handler becomes a crash report for that domain, not an
+    exception out of the hypervisor (the safety net, with a handler made to fail)."""
+    from hvcore import hypercalls
+    from hvcore.public import xen as XEN
+    from hvcore.scheduler import run_domain
+    from loaders.elf import load_kernel
+    from loaders.pv_builder import build_pv_domain
+
+    hypercalls.load_families()
+
+    def broken(v, *args):
+        raise ZeroDivisionError("deliberate")
+
+    monkeypatch.setitem(hypercalls.TABLE, XEN.HYPERVISOR_xen_version, broken)
+    out = []
+    dom = build_pv_domain(load_kernel(str(kernel("pv64", "xenver"))), 64, "", 1, "bug",
+                          out.append)
+    try:
+        assert run_domain(dom) == "crash"
+        report = dom.crash_report
+        assert "hypervisor bug: ZeroDivisionError: deliberate" in report
+        assert "Traceback" not in report
+        assert "rip=" in report and "last hypercalls:" in report
+    finally:
+        dom.destroy()

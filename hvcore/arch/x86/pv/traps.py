@@ -51,12 +51,18 @@ def handle_exit(v: "VCPU", exit: eng.Exit) -> None:
         elif exit.kind == eng.EXIT_UNMAPPED:
             raise GuestCrash(f"access to unbacked physical address {exit.address:#x}")
         elif exit.kind == eng.EXIT_HOOK_ERROR:
-            raise GuestCrash("hypervisor bug in a hook:\n" + exit.detail)
+            raise GuestCrash("hypervisor bug in a hook: " + exit.detail.strip().splitlines()[-1])
         elif exit.kind == eng.EXIT_ENGINE_ERROR:
             raise GuestCrash(f"CPU engine stopped: {exit.detail}")
     except GuestCrash as why:
         from hvcore.crash import crash_domain
         crash_domain(v, str(why))
+    except eng.EngineError as why:
+        from hvcore.crash import crash_domain
+        crash_domain(v, f"cannot enter guest code: {why}")
+    except Exception as bug:   # noqa: BLE001 - a hypervisor bug must not take the host down
+        from hvcore.crash import crash_domain, describe_bug
+        crash_domain(v, "hypervisor bug: " + describe_bug(bug))
 
 
 def _on_syscall(v: "VCPU", dispatch) -> None:
