@@ -22,9 +22,11 @@ EXPECT_CRASH = {"crash_unmapped"}
 CMDLINE = {"loop": "iters=10000000"}
 
 
-def run(abi, kernel, timeout, verbose):
+def run(abi, kernel, timeout, verbose, memory):
     elf = os.path.join(GUESTS, "build", abi, kernel + ".elf")
     cmd = [sys.executable, "-m", "tools.hv", "run", "--timeout", str(timeout)]
+    if memory:
+        cmd += ["--memory", str(memory)]
     if kernel in CMDLINE:
         cmd += ["--cmdline", CMDLINE[kernel]]
     cmd.append(elf)
@@ -55,13 +57,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--abi", choices=["pv64", "pv32"], action="append")
     ap.add_argument("--timeout", type=int, default=120)
+    ap.add_argument("--memory", type=int, help="guest memory in MiB")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("kernels", nargs="*")
     a = ap.parse_args()
     bad = 0
     for abi in a.abi or ["pv64", "pv32"]:
         for k in a.kernels or KERNELS:
-            bad += not run(abi, k, a.timeout, a.verbose)
+            bad += not run(abi, k, a.timeout, a.verbose, a.memory)
     print("%d failed" % bad if bad else "all passed")
     return 1 if bad else 0
 
