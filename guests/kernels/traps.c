@@ -38,9 +38,11 @@ static volatile struct {
     unsigned long vector, ip, cs, flags, sp, ss, error_code;
     unsigned long cr2_vcpu, cr2_reg;
     unsigned int mask_in_handler;
+    unsigned long frame_end;    /* first byte above Xen's bounce frame */
 } seen;
 
 static const struct tcase *cur;
+unsigned long t_entry_sp;       /* written by each test in traps_asm.S */
 static unsigned long resume_ip;
 static volatile int in_handler;
 
@@ -65,6 +67,11 @@ static int traps_hook(struct trap_frame *f)
     seen.ss = f->ss;
     seen.error_code = f->error_code;
     seen.mask_in_handler = shared_info->vcpu_info[0].evtchn_upcall_mask;
+#ifdef __x86_64__
+    seen.frame_end = (unsigned long)(&f->ss + 1);
+#else
+    seen.frame_end = (unsigned long)&f->sp;     /* ring 1 -> ring 1: no SS:ESP */
+#endif
     if (f->vector == 14) {
         seen.cr2_vcpu = shared_info->vcpu_info[0].arch.cr2;
         seen.cr2_reg = read_cr2();      /* emulated by Xen */
@@ -98,6 +105,16 @@ static void check_frame(const struct tcase *t, unsigned long want_ip)
 #ifdef __x86_64__
     CHECK(seen.ss == FLAT_KERNEL_SS, "%s: frame SS %lx, want %x", t->name,
           seen.ss, FLAT_KERNEL_SS);
+    CHECK(seen.sp == t_entry_sp, "%s: frame RSP %lx, want %lx", t->name,
+          seen.sp, t_entry_sp);
+    /* Xen pushes the frame below the interrupted RSP rounded down to 16. */
+    CHECK(seen.frame_end == (t_entry_sp & ~15UL),
+          "%s: bounce frame ends at %lx, want %lx (RSP %lx & ~15)", t->name,
+          seen.frame_end, t_entry_sp & ~15UL, t_entry_sp);
+#else
+    CHECK(seen.frame_end == t_entry_sp,
+          "%s: bounce frame ends at %lx, want the interrupted ESP %lx",
+          t->name, seen.frame_end, t_entry_sp);
 #endif
     if (t->error_code >= 0)
         CHECK(seen.error_code == (unsigned long)t->error_code,

@@ -21,7 +21,8 @@
 #define POPF  popfl
 #endif
 
-#define TEST_BEGIN(name) ENTRY(t_##name)
+/* Each test records its stack pointer, which stays put up to the fault. */
+#define TEST_BEGIN(name) ENTRY(t_##name) mov SP, t_entry_sp;
 #define AT(name)        .globl t_##name##_at; t_##name##_at:
 #define AFTER(name)     .globl t_##name##_after; t_##name##_after:
 

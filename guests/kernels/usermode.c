@@ -28,7 +28,7 @@ static volatile struct {
     unsigned int echoes;
     unsigned long exit_status;
     unsigned long pf_err, pf_cr2, pf_ip, pf_cs;
-    unsigned long sys_cs, sys_ss;
+    unsigned long sys_cs, sys_ss, sys_sp, frame_end;
 } rec;
 
 static unsigned long user_addr(const char *sym)
@@ -52,9 +52,11 @@ static int usermode_hook(struct trap_frame *f)
         }
         rec.sys_cs = f->cs;
         rec.sys_ss = f->ss;
+        rec.frame_end = (unsigned long)(&f->ss + 1);
         switch (FRAME_SYSNR(f)) {
         case SYS_ECHO:
             rec.echoes++;
+            rec.sys_sp = f->sp;
             FRAME_RET(f) = FRAME_ARG0(f) + 1;
 #ifdef __x86_64__
             return RET_IRET_SYSCALL;
@@ -155,6 +157,14 @@ static void usermode_main(void)
               "int $0x80 frame CS %lx SS %lx, want %x %x", rec.sys_cs,
               rec.sys_ss, FLAT_USER_CS, FLAT_USER_SS);
 #endif
+        /* The user pushed one word before each echo system call. */
+        CHECK(rec.sys_sp == USER_STACK_VA + PAGE_SIZE - sizeof(long),
+              "system call frame SP %lx, want %lx", rec.sys_sp,
+              USER_STACK_VA + PAGE_SIZE - sizeof(long));
+        /* Frames from user mode go at the stack_switch stack top. */
+        CHECK(rec.frame_end == (unsigned long)kernel_stack + sizeof(kernel_stack),
+              "system call frame ends at %lx, want the stack_switch top %lx",
+              rec.frame_end, (unsigned long)kernel_stack + sizeof(kernel_stack));
         printk("usermode: round %d: kernel -> user -> 3 system calls -> "
                "exit -> kernel: round-trip OK\n", round);
     }
