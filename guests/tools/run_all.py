@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GUESTS = os.path.dirname(HERE)
 ROOT = os.path.dirname(GUESTS)
 KERNELS = ["hello", "traps", "usermode", "pagetables", "time", "privop",
-           "loop", "crash_unmapped", "xenver"]
+           "loop", "crash_unmapped", "xenver", "events"]
 EXPECT_CRASH = {"crash_unmapped"}
 CMDLINE = {"loop": "iters=10000000"}
 
