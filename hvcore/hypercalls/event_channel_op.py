@@ -100,6 +100,15 @@ def _alloc_port(dom, ch: Channel) -> int:
     return -E.ENOSPC
 
 
+def _bind_new(v, arg, out_offset: int, ch: Channel) -> int:
+    """Allocate a port for `ch` and write it to the guest's struct at `out_offset`."""
+    port = _alloc_port(v.domain, ch)
+    if port < 0:
+        return port
+    v.write_virt(arg + out_offset, struct.pack("<I", port))
+    return 0
+
+
 def _rw(v, arg, fmt):
     size = struct.calcsize(fmt)
     return struct.unpack(fmt, v.read_virt(arg, size))
@@ -117,27 +126,15 @@ def event_channel_op(v, cmd, arg, *_):
             return -E.EINVAL
         if any(c.state == ECS_VIRQ and c.virq == virq and c.vcpu == vcpu for c in chans.values()):
             return -E.EEXIST
-        port = _alloc_port(dom, Channel(ECS_VIRQ, vcpu=vcpu, virq=virq))
-        if port < 0:
-            return port
-        v.write_virt(arg + 8, struct.pack("<I", port))
-        return 0
+        return _bind_new(v, arg, 8, Channel(ECS_VIRQ, vcpu=vcpu, virq=virq))
     if cmd == EV.EVTCHNOP_bind_ipi:           # { u32 vcpu; port out }
         (vcpu,) = _rw(v, arg, "<I")
         if vcpu >= len(dom.vcpus):
             return -E.ENOENT
-        port = _alloc_port(dom, Channel(ECS_IPI, vcpu=vcpu))
-        if port < 0:
-            return port
-        v.write_virt(arg + 4, struct.pack("<I", port))
-        return 0
+        return _bind_new(v, arg, 4, Channel(ECS_IPI, vcpu=vcpu))
     if cmd == EV.EVTCHNOP_alloc_unbound:      # { u16 dom, remote_dom; port out }
         _dom, remote = _rw(v, arg, "<HH")
-        port = _alloc_port(dom, Channel(ECS_UNBOUND, remote_dom=remote))
-        if port < 0:
-            return port
-        v.write_virt(arg + 4, struct.pack("<I", port))
-        return 0
+        return _bind_new(v, arg, 4, Channel(ECS_UNBOUND, remote_dom=remote))
     if cmd == EV.EVTCHNOP_send:               # { port }
         (port,) = _rw(v, arg, "<I")
         ch = chans.get(port)

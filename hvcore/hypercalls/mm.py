@@ -113,27 +113,35 @@ def set_m2p(v, mfn: int, pfn: int) -> int:
     return 0
 
 
-@hypercall(XEN.HYPERVISOR_mmu_update)
-def mmu_update(v, ureqs, count, pdone, foreigndom, *_):
-    """long mmu_update(mmu_update_t *req, unsigned int count, unsigned int *done, domid_t dom)"""
+def _batch(v, ops: int, count: int, pdone: int, size: int, fmt: str, do_one) -> int:
+    """Run `count` requests of `size` bytes from guest array `ops`, stopping at the
+    first failure, and report how many were done in *pdone, as Xen does."""
     count &= 0xFFFFFFFF & ~MMU_UPDATE_PREEMPTED
-    done = 0
-    rc = 0
+    done, rc = 0, 0
     for i in range(count):
-        ptr, val = struct.unpack("<QQ", v.read_virt(ureqs + i * 16, 16))
-        cmd, ptr = ptr & 3, ptr & ~3
-        if cmd in (XEN.MMU_NORMAL_PT_UPDATE, XEN.MMU_PT_UPDATE_PRESERVE_AD):
-            rc = write_pte(v, ptr, val)
-        elif cmd == XEN.MMU_MACHPHYS_UPDATE:
-            rc = set_m2p(v, ptr >> 12, val)
-        else:
-            rc = -E.ENOSYS
+        rc = do_one(*struct.unpack(fmt, v.read_virt(ops + i * size, size)))
         if rc:
             break
         done += 1
     if pdone:
         v.write_virt(pdone, struct.pack("<I", done))
     return rc
+
+
+def _mmu_update_one(v, ptr: int, val: int) -> int:
+    cmd, ptr = ptr & 3, ptr & ~3
+    if cmd in (XEN.MMU_NORMAL_PT_UPDATE, XEN.MMU_PT_UPDATE_PRESERVE_AD):
+        return write_pte(v, ptr, val)
+    if cmd == XEN.MMU_MACHPHYS_UPDATE:
+        return set_m2p(v, ptr >> 12, val)
+    return -E.ENOSYS
+
+
+@hypercall(XEN.HYPERVISOR_mmu_update)
+def mmu_update(v, ureqs, count, pdone, foreigndom, *_):
+    """long mmu_update(mmu_update_t *req, unsigned int count, unsigned int *done, domid_t dom)"""
+    return _batch(v, ureqs, count, pdone, 16, "<QQ",
+                  lambda ptr, val: _mmu_update_one(v, ptr, val))
 
 
 def l1e_paddr(v, va: int) -> int | None:
@@ -252,15 +260,6 @@ def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
 @hypercall(XEN.HYPERVISOR_mmuext_op)
 def mmuext_op(v, uops, count, pdone, foreigndom, *_):
     """long mmuext_op(struct mmuext_op *op, unsigned int count, unsigned int *done, domid_t dom)"""
-    count &= 0xFFFFFFFF & ~MMU_UPDATE_PREEMPTED
     size, fmt = (24, "<I4xQQ") if v.is_64bit else (12, "<III")
-    done, rc = 0, 0
-    for i in range(count):
-        cmd, arg1, arg2 = struct.unpack(fmt, v.read_virt(uops + i * size, size))
-        rc = _mmuext(v, cmd, arg1, arg2)
-        if rc:
-            break
-        done += 1
-    if pdone:
-        v.write_virt(pdone, struct.pack("<I", done))
-    return rc
+    return _batch(v, uops, count, pdone, size, fmt,
+                  lambda cmd, arg1, arg2: _mmuext(v, cmd, arg1, arg2))
