@@ -111,6 +111,73 @@ static void write_pte_direct(volatile pgentry_t *p, uint64_t val)
 #endif
 }
 
+/*
+ * A multicall batch as Linux issues them: a remapping, a version query, a
+ * refused pin (the batch goes on) and a TLB flush.
+ */
+static void test_multicall(void)
+{
+    static multicall_entry_t mc[4];
+    static struct mmuext_op bad;
+    static struct mmuext_op flush;
+    volatile uint32_t *p1 = alloc_page(), *p2 = alloc_page();
+    uint64_t pte2 = ((uint64_t)virt_to_mfn((void *)p2) << PAGE_SHIFT) | L1_PROT;
+    long rc, ver = HYPERVISOR_xen_version(XENVER_version, NULL);
+
+    p1[0] = 0x11111111;
+    p2[0] = 0x22222222;
+    memset(mc, 0, sizeof(mc));
+    mc[0].op = __HYPERVISOR_update_va_mapping;
+    mc[0].args[0] = (unsigned long)p1;
+#ifdef __x86_64__
+    mc[0].args[1] = pte2;
+    mc[0].args[2] = UVMF_INVLPG;
+#else
+    mc[0].args[1] = (uint32_t)pte2;
+    mc[0].args[2] = (uint32_t)(pte2 >> 32);
+    mc[0].args[3] = UVMF_INVLPG;
+#endif
+    mc[1].op = __HYPERVISOR_xen_version;
+    mc[1].args[0] = XENVER_version;
+    /* Pinning a frame that is mapped writable is refused. */
+    memset(&bad, 0, sizeof(bad));
+    bad.cmd = MMUEXT_PIN_L1_TABLE;
+    bad.arg1.mfn = virt_to_mfn((void *)p2);
+    mc[2].op = __HYPERVISOR_mmuext_op;
+    mc[2].args[0] = (unsigned long)&bad;
+    mc[2].args[1] = 1;
+    mc[2].args[2] = 0;
+    mc[2].args[3] = DOMID_SELF;
+    memset(&flush, 0, sizeof(flush));
+    flush.cmd = MMUEXT_TLB_FLUSH_LOCAL;
+    mc[3].op = __HYPERVISOR_mmuext_op;
+    mc[3].args[0] = (unsigned long)&flush;
+    mc[3].args[1] = 1;
+    mc[3].args[2] = 0;
+    mc[3].args[3] = DOMID_SELF;
+    rc = _hypercall(__HYPERVISOR_multicall, (unsigned long)mc, 4, 0, 0, 0);
+    if (!EXPECT(rc == 0, "multicall: rc %ld", rc))
+        return;
+    EXPECT((long)mc[0].result == 0, "multicall[0] update_va_mapping: result %ld",
+           (long)mc[0].result);
+    EXPECT((long)mc[1].result == ver, "multicall[1] xen_version: result %lx, "
+           "want %lx", (unsigned long)mc[1].result, ver);
+    EXPECT((long)mc[2].result < 0, "multicall[2] pin of a writable frame: "
+           "result %ld, want an error", (long)mc[2].result);
+    EXPECT((long)mc[3].result == 0, "multicall[3] mmuext_op: result %ld",
+           (long)mc[3].result);
+    EXPECT(p1[0] == 0x22222222, "after the multicall %p reads %x, want the "
+           "remapped frame's 22222222", p1, p1[0]);
+    rc = HYPERVISOR_update_va_mapping((unsigned long)p1,
+            ((uint64_t)pfn_to_mfn(virt_to_pfn((void *)p1)) << PAGE_SHIFT) |
+            L1_PROT, UVMF_INVLPG);
+    EXPECT(rc == 0 && p1[0] == 0x11111111, "restoring the mapping: rc %ld, "
+           "reads %x", rc, p1[0]);
+    if (!nr_failures)
+        printk("pagetables: multicall (update_va_mapping, xen_version, a "
+               "refused pin, TLB flush) OK\n");
+}
+
 static void pagetables_main(void)
 {
     unsigned long root = kernel_root_mfn();
@@ -276,6 +343,8 @@ static void pagetables_main(void)
     CHECK(((volatile uint8_t *)l1)[4095] == 0x5a, "old L1 frame not writable");
     printk("pagetables: unpinned, unhooked and reused the L1 frame OK\n");
     trap_hook = NULL;
+
+    test_multicall();
 
     /* Where Xen says the M2P is (start_kernel asked). */
     if (EXPECT(machphys_mapping_rc == 0, "XENMEM_machphys_mapping: rc %ld",
