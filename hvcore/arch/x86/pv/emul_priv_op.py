@@ -63,15 +63,20 @@ def decode(v: "VCPU", rip: int | None = None):
     return insn
 
 
+def decode_or_none(v: "VCPU"):
+    """The instruction at RIP, or None when it cannot be read or decoded."""
+    try:
+        return decode(v)
+    except paging.PageFault:
+        return None
+
+
 def _is_compat_code(v: "VCPU") -> bool:
     return not v.is_64bit or v.guest_cs() == 0xE023
 
 
 def insn_writes_memory(v: "VCPU") -> bool:
-    try:
-        insn = decode(v)
-    except paging.PageFault:
-        return False
+    insn = decode_or_none(v)
     if insn is None:
         return False
     if insn.mnemonic.split()[0] in ("push", "call", "pushf", "pushfq", "enter") or \
@@ -86,10 +91,7 @@ _SEGMENT_REGS = {"ds", "es", "fs", "gs", "ss", "cs"}
 def segment_error_code(v: "VCPU") -> int:
     """The error code the CPU pushes for #TS/#NP/#SS/#GP raised by a segment load:
     the selector with RPL cleared (0 when the instruction loads no selector)."""
-    try:
-        insn = decode(v)
-    except paging.PageFault:
-        return 0
+    insn = decode_or_none(v)
     if insn is None:
         return 0
     mnemonic = insn.mnemonic
@@ -118,10 +120,7 @@ def iopl_ok(v: "VCPU") -> bool:
 
 def emulate(v: "VCPU") -> bool:
     """Emulate the instruction at RIP after a #GP; True if done (RIP advanced)."""
-    try:
-        insn = decode(v)
-    except paging.PageFault:
-        return False
+    insn = decode_or_none(v)
     if insn is None:
         return False
     handler = _HANDLERS.get(insn.mnemonic)
