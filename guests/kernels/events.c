@@ -81,66 +81,50 @@ static void events_main(void)
     map_shared_info();
     v = &shared_info->vcpu_info[0];
 
-    memset(&au, 0, sizeof(au));
-    au.dom = DOMID_SELF;
-    au.remote_dom = DOMID_SELF;
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
-    CHECK(rc == 0, "EVTCHNOP_alloc_unbound: rc %ld", rc);
-    a = au.port;
-    st = status_of(a);
-    CHECK(st.status == EVTCHNSTAT_unbound, "port %u status %u, want unbound",
-          a, st.status);
-
-    memset(&bi, 0, sizeof(bi));
-    bi.remote_dom = DOMID_SELF;
-    bi.remote_port = a;
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi);
-    CHECK(rc == 0, "EVTCHNOP_bind_interdomain: rc %ld", rc);
-    b = bi.local_port;
-    CHECK(b != a, "bind_interdomain returned the same port %u", b);
-    st = status_of(a);
-    CHECK(st.status == EVTCHNSTAT_interdomain && st.u.interdomain.port == b,
-          "port %u: status %u peer %u, want interdomain peer %u", a,
-          st.status, st.u.interdomain.port, b);
-    st = status_of(b);
-    CHECK(st.status == EVTCHNSTAT_interdomain && st.u.interdomain.port == a,
-          "port %u: status %u peer %u, want interdomain peer %u", b,
-          st.status, st.u.interdomain.port, a);
-    printk("events: loopback channel %u <-> %u\n", a, b);
+    /* An IPI channel to ourselves carries the delivery tests. */
+    memset(&ipi, 0, sizeof(ipi));
+    ipi.vcpu = 0;
+    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &ipi);
+    CHECK(rc == 0, "EVTCHNOP_bind_ipi: rc %ld", rc);
+    c = ipi.port;
+    st = status_of(c);
+    EXPECT(st.status == EVTCHNSTAT_ipi && st.vcpu == 0,
+           "EVTCHNOP_status(%u): status %u vcpu %u, want EVTCHNSTAT_ipi (%u) "
+           "on vcpu 0", c, st.status, st.vcpu, EVTCHNSTAT_ipi);
+    printk("events: IPI port %u\n", c);
 
     /* Send with events masked: bits set, no upcall. */
     clear_all_pending();
-    rc = evtchn_send(b);
-    CHECK(rc == 0, "EVTCHNOP_send(%u): rc %ld", b, rc);
-    CHECK(test_bit_x(a, shared_info->evtchn_pending),
-          "send on %u did not set pending[%u]", b, a);
-    CHECK(!test_bit_x(b, shared_info->evtchn_pending),
-          "send on %u set its own pending bit", b);
-    CHECK(v->evtchn_pending_sel & ((xen_ulong_t)1 << (a / BITS)),
+    rc = evtchn_send(c);
+    CHECK(rc == 0, "EVTCHNOP_send(%u): rc %ld", c, rc);
+    CHECK(test_bit_x(c, shared_info->evtchn_pending),
+          "send on %u did not set its pending bit", c);
+    CHECK(v->evtchn_pending_sel & ((xen_ulong_t)1 << (c / BITS)),
           "pending_sel %lx lacks bit %u", (unsigned long)v->evtchn_pending_sel,
-          (unsigned int)(a / BITS));
+          (unsigned int)(c / BITS));
     CHECK(v->evtchn_upcall_pending == 1, "upcall_pending %u after send",
           v->evtchn_upcall_pending);
-    printk("events: send %u -> pending[%u], pending_sel, upcall_pending OK\n",
-           b, a);
+    printk("events: send %u -> pending, pending_sel, upcall_pending OK\n", c);
 
     /* A masked port gets its pending bit but no selector / upcall. */
     clear_all_pending();
-    set_bit_x(a, shared_info->evtchn_mask);
-    rc = evtchn_send(b);
-    CHECK(rc == 0, "EVTCHNOP_send(%u) to a masked port: rc %ld", b, rc);
-    CHECK(test_bit_x(a, shared_info->evtchn_pending),
-          "send to masked port %u did not set its pending bit", a);
+    set_bit_x(c, shared_info->evtchn_mask);
+    rc = evtchn_send(c);
+    CHECK(rc == 0, "EVTCHNOP_send(%u) to a masked port: rc %ld", c, rc);
+    CHECK(test_bit_x(c, shared_info->evtchn_pending),
+          "send to masked port %u did not set its pending bit", c);
     CHECK(v->evtchn_pending_sel == 0 && v->evtchn_upcall_pending == 0,
           "masked port: pending_sel %lx upcall_pending %u, want 0 0",
           (unsigned long)v->evtchn_pending_sel, v->evtchn_upcall_pending);
     memset(&um, 0, sizeof(um));
-    um.port = a;
+    um.port = c;
     rc = HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &um);
-    CHECK(rc == 0, "EVTCHNOP_unmask(%u): rc %ld", a, rc);
-    CHECK(!test_bit_x(a, shared_info->evtchn_mask),
-          "EVTCHNOP_unmask left mask[%u] set", a);
-    CHECK((v->evtchn_pending_sel & ((xen_ulong_t)1 << (a / BITS))) &&
+    CHECK(rc == 0, "EVTCHNOP_unmask(%u): rc %ld", c, rc);
+    CHECK(!test_bit_x(c, shared_info->evtchn_mask),
+          "EVTCHNOP_unmask left mask[%u] set", c);
+    CHECK(test_bit_x(c, shared_info->evtchn_pending),
+          "EVTCHNOP_unmask cleared the pending bit of %u", c);
+    CHECK((v->evtchn_pending_sel & ((xen_ulong_t)1 << (c / BITS))) &&
           v->evtchn_upcall_pending == 1,
           "EVTCHNOP_unmask of a pending port: pending_sel %lx "
           "upcall_pending %u", (unsigned long)v->evtchn_pending_sel,
@@ -159,73 +143,107 @@ static void events_main(void)
     barrier();
     CHECK(event_upcalls == upcalls + 1, "%lu upcalls after unmasking, want 1",
           event_upcalls - upcalls);
-    CHECK(hook_count == 1 && hook_port == a,
+    CHECK(hook_count == 1 && hook_port == c,
           "upcall reported %u events (last port %u), want port %u",
-          hook_count, hook_port, a);
-    CHECK(!test_bit_x(a, shared_info->evtchn_pending) &&
-          v->evtchn_upcall_pending == 0, "events left pending after the "
-          "upcall");
-    printk("events: unmasking delivered one upcall for port %u OK\n", a);
+          hook_count, hook_port, c);
+    CHECK(!test_bit_x(c, shared_info->evtchn_pending) &&
+          v->evtchn_upcall_pending == 0,
+          "events left pending after the upcall");
+    printk("events: unmasking delivered one upcall for port %u OK\n", c);
 
     /* Upcall straight from a send while events are enabled. */
     hook_count = 0;
     upcalls = event_upcalls;
     v->evtchn_upcall_mask = 0;
     barrier();
-    rc = evtchn_send(b);
+    rc = evtchn_send(c);
     v->evtchn_upcall_mask = 1;
     barrier();
-    CHECK(rc == 0, "EVTCHNOP_send(%u): rc %ld", b, rc);
-    CHECK(event_upcalls == upcalls + 1 && hook_count == 1 && hook_port == a,
+    CHECK(rc == 0, "EVTCHNOP_send(%u): rc %ld", c, rc);
+    CHECK(event_upcalls == upcalls + 1 && hook_count == 1 && hook_port == c,
           "send with events enabled: %lu upcalls, %u events (port %u)",
           event_upcalls - upcalls, hook_count, hook_port);
     printk("events: send with events enabled -> upcall on return OK\n");
     event_hook = NULL;
 
-    /* An IPI channel to ourselves. */
-    memset(&ipi, 0, sizeof(ipi));
-    ipi.vcpu = 0;
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &ipi);
-    CHECK(rc == 0, "EVTCHNOP_bind_ipi: rc %ld", rc);
-    c = ipi.port;
-    st = status_of(c);
-    CHECK(st.status == EVTCHNSTAT_ipi && st.vcpu == 0,
-          "port %u: status %u vcpu %u, want ipi on vcpu 0", c, st.status,
-          st.vcpu);
+    /* A loopback interdomain channel: alloc_unbound + bind_interdomain. */
+    memset(&au, 0, sizeof(au));
+    au.dom = DOMID_SELF;
+    au.remote_dom = DOMID_SELF;
+    rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &au);
+    CHECK(rc == 0, "EVTCHNOP_alloc_unbound: rc %ld", rc);
+    a = au.port;
+    st = status_of(a);
+    EXPECT(st.status == EVTCHNSTAT_unbound,
+           "EVTCHNOP_status(%u) after alloc_unbound: status %u, want "
+           "EVTCHNSTAT_unbound (%u)", a, st.status, EVTCHNSTAT_unbound);
+
+    memset(&bi, 0, sizeof(bi));
+    bi.remote_dom = DOMID_SELF;
+    bi.remote_port = a;
+    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi);
+    CHECK(rc == 0, "EVTCHNOP_bind_interdomain(DOMID_SELF, %u): rc %ld", a, rc);
+    b = bi.local_port;
+    CHECK(b != a && b != c, "bind_interdomain returned port %u", b);
+    st = status_of(a);
+    EXPECT(st.status == EVTCHNSTAT_interdomain && st.u.interdomain.port == b,
+           "port %u: status %u peer %u, want interdomain peer %u", a,
+           st.status, st.u.interdomain.port, b);
+    st = status_of(b);
+    EXPECT(st.status == EVTCHNSTAT_interdomain && st.u.interdomain.port == a,
+           "port %u: status %u peer %u, want interdomain peer %u", b,
+           st.status, st.u.interdomain.port, a);
+    printk("events: loopback channel %u <-> %u\n", a, b);
+
     clear_all_pending();
-    rc = evtchn_send(c);
-    CHECK(rc == 0 && test_bit_x(c, shared_info->evtchn_pending),
-          "IPI send on %u: rc %ld, pending %d", c, rc,
-          test_bit_x(c, shared_info->evtchn_pending));
+    rc = evtchn_send(b);
+    CHECK(rc == 0, "EVTCHNOP_send(%u): rc %ld", b, rc);
+    CHECK(test_bit_x(a, shared_info->evtchn_pending) &&
+          !test_bit_x(b, shared_info->evtchn_pending),
+          "send on %u: pending[%u] %d pending[%u] %d, want the peer only", b,
+          a, test_bit_x(a, shared_info->evtchn_pending), b,
+          test_bit_x(b, shared_info->evtchn_pending));
+    CHECK(v->evtchn_upcall_pending == 1, "upcall_pending %u after send",
+          v->evtchn_upcall_pending);
     clear_all_pending();
-    printk("events: IPI port %u OK\n", c);
+    rc = evtchn_send(a);
+    CHECK(rc == 0 && test_bit_x(b, shared_info->evtchn_pending),
+          "send on %u: rc %ld, peer %u pending %d", a, rc, b,
+          test_bit_x(b, shared_info->evtchn_pending));
+    clear_all_pending();
+    printk("events: sends cross the loopback channel both ways OK\n");
 
     /* Close one end: the other becomes unbound and sends are dropped. */
     rc = evtchn_close(a);
     CHECK(rc == 0, "EVTCHNOP_close(%u): rc %ld", a, rc);
     st = status_of(a);
-    CHECK(st.status == EVTCHNSTAT_closed, "closed port %u status %u", a,
-          st.status);
+    EXPECT(st.status == EVTCHNSTAT_closed, "closed port %u status %u", a,
+           st.status);
     st = status_of(b);
-    CHECK(st.status == EVTCHNSTAT_unbound,
-          "peer %u of a closed port: status %u, want unbound", b, st.status);
+    EXPECT(st.status == EVTCHNSTAT_unbound,
+           "peer %u of a closed port: status %u, want unbound", b, st.status);
     rc = evtchn_send(b);
-    CHECK(rc == 0, "send on unbound port %u: rc %ld (Xen drops it, rc 0)", b,
-          rc);
-    CHECK(!shared_info->evtchn_pending[0] && !v->evtchn_upcall_pending,
-          "send on an unbound port left something pending");
+    EXPECT(rc == 0, "send on unbound port %u: rc %ld (Xen drops it, rc 0)",
+           b, rc);
+    EXPECT(!test_bit_x(a, shared_info->evtchn_pending) &&
+           !test_bit_x(b, shared_info->evtchn_pending) &&
+           !v->evtchn_upcall_pending,
+           "send on an unbound port left something pending");
     rc = evtchn_send(a);
-    CHECK(rc == -XEN_EINVAL, "send on closed port %u: rc %ld, want -EINVAL",
-          a, rc);
+    EXPECT(rc == -XEN_EINVAL, "send on closed port %u: rc %ld, want -EINVAL",
+           a, rc);
     memset(&bi, 0, sizeof(bi));
     bi.remote_dom = DOMID_SELF;
     bi.remote_port = a;
     rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi);
-    CHECK(rc == -XEN_EINVAL, "bind_interdomain to closed port %u: rc %ld, "
-          "want -EINVAL", a, rc);
-    CHECK(evtchn_close(b) == 0 && evtchn_close(c) == 0, "closing %u / %u", b,
-          c);
-    printk("events: close, unbound peer, errors on closed ports OK\n");
+    EXPECT(rc == -XEN_EINVAL, "bind_interdomain to closed port %u: rc %ld, "
+           "want -EINVAL", a, rc);
+    EXPECT(evtchn_close(b) == 0 && evtchn_close(c) == 0, "closing %u / %u",
+           b, c);
+    st = status_of(c);
+    EXPECT(st.status == EVTCHNSTAT_closed, "closed IPI port %u status %u", c,
+           st.status);
+    printk("events: close, unbound peer, errors on closed ports done\n");
     clear_all_pending();
 }
 
