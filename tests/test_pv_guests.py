@@ -3,7 +3,7 @@ import pytest
 
 from conftest import ABIS, kernel, run_hv
 
-PASSING = ["hello", "traps", "usermode", "pagetables", "time", "privop", "xenver"]
+PASSING = ["hello", "traps", "usermode", "pagetables", "time", "privop", "xenver", "events"]
 
 
 @pytest.mark.parametrize("abi", ABIS)

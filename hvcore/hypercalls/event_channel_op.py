@@ -12,7 +12,12 @@ from hvcore.public import errno as E
 from hvcore.public import event_channel as EV
 from hvcore.public import xen as XEN
 
+# Internal channel states (Xen's ECS_*); guests see EVTCHNSTAT_* through EVTCHNOP_status.
 ECS_FREE, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_PIRQ, ECS_VIRQ, ECS_IPI = range(7)
+_PUBLIC_STATUS = {ECS_FREE: EV.EVTCHNSTAT_closed, ECS_RESERVED: EV.EVTCHNSTAT_closed,
+                  ECS_UNBOUND: EV.EVTCHNSTAT_unbound, ECS_INTERDOMAIN: EV.EVTCHNSTAT_interdomain,
+                  ECS_PIRQ: EV.EVTCHNSTAT_pirq, ECS_VIRQ: EV.EVTCHNSTAT_virq,
+                  ECS_IPI: EV.EVTCHNSTAT_ipi}
 
 
 @dataclass
@@ -21,6 +26,7 @@ class Channel:
     vcpu: int = 0
     virq: int = -1
     remote_dom: int = 0
+    remote_port: int = 0
 
 
 def _channels(dom) -> dict[int, Channel]:
@@ -109,6 +115,25 @@ def _bind_new(v, arg, out_offset: int, ch: Channel) -> int:
     return 0
 
 
+def _own(dom, domid: int) -> int | None:
+    """DOMID_SELF or our own id -> our id; other domains are not reachable from here."""
+    return dom.domid if domid in (XEN.DOMID_SELF, dom.domid) else None
+
+
+def _status_body(ch: "Channel | None") -> bytes:
+    """status, vcpu and the union of struct evtchn_status, in Xen's public terms."""
+    if ch is None:
+        return struct.pack("<II8x", EV.EVTCHNSTAT_closed, 0)
+    union = bytes(8)
+    if ch.state == ECS_UNBOUND:
+        union = struct.pack("<H6x", ch.remote_dom)
+    elif ch.state == ECS_INTERDOMAIN:
+        union = struct.pack("<H2xI", ch.remote_dom, ch.remote_port)
+    elif ch.state == ECS_VIRQ:
+        union = struct.pack("<I4x", ch.virq)
+    return struct.pack("<II", _PUBLIC_STATUS[ch.state], ch.vcpu) + union
+
+
 def _rw(v, arg, fmt):
     size = struct.calcsize(fmt)
     return struct.unpack(fmt, v.read_virt(arg, size))
@@ -134,7 +159,27 @@ def event_channel_op(v, cmd, arg, *_):
         return _bind_new(v, arg, 4, Channel(ECS_IPI, vcpu=vcpu))
     if cmd == EV.EVTCHNOP_alloc_unbound:      # { u16 dom, remote_dom; port out }
         _dom, remote = _rw(v, arg, "<HH")
+        if _own(dom, _dom) is None:
+            return -E.EPERM                   # only for oneself (dom0 may do others)
+        remote = _own(dom, remote)
+        if remote is None:
+            return -E.ESRCH                   # the only domain in this process
         return _bind_new(v, arg, 4, Channel(ECS_UNBOUND, remote_dom=remote))
+    if cmd == EV.EVTCHNOP_bind_interdomain:   # { u16 remote_dom; u32 remote_port; port out }
+        remote_dom, remote_port = _rw(v, arg, "<H2xI")
+        if _own(dom, remote_dom) is None:
+            return -E.ESRCH
+        peer = chans.get(remote_port)
+        if peer is None or peer.state != ECS_UNBOUND or peer.remote_dom != dom.domid:
+            return -E.EINVAL
+        rc = _bind_new(v, arg, 8, Channel(ECS_INTERDOMAIN, remote_dom=dom.domid,
+                                             remote_port=remote_port))
+        if rc:
+            return rc
+        local = struct.unpack("<I", v.read_virt(arg + 8, 4))[0]
+        peer.state, peer.remote_port = ECS_INTERDOMAIN, local
+        set_pending(dom, local)               # Xen marks the new local port pending
+        return 0
     if cmd == EV.EVTCHNOP_send:               # { port }
         (port,) = _rw(v, arg, "<I")
         ch = chans.get(port)
@@ -144,6 +189,8 @@ def event_channel_op(v, cmd, arg, *_):
             dom.drain_console()
         elif ch.state == ECS_IPI:
             set_pending(dom, port)
+        elif ch.state == ECS_INTERDOMAIN:
+            set_pending(dom, ch.remote_port)
         return 0
     if cmd == EV.EVTCHNOP_unmask:             # { port }
         (port,) = _rw(v, arg, "<I")
@@ -159,14 +206,19 @@ def event_channel_op(v, cmd, arg, *_):
         ch = chans.get(port)
         if ch is None or ch.state == ECS_RESERVED:
             return -E.EINVAL
+        peer = chans.get(ch.remote_port) if ch.state == ECS_INTERDOMAIN else None
+        if peer is not None:
+            peer.state, peer.remote_port = ECS_UNBOUND, 0   # the other end waits again
         del chans[port]
         return 0
     if cmd == EV.EVTCHNOP_status:             # { u16 dom; u32 port; u32 status; u32 vcpu; union }
         _dom, port = _rw(v, arg, "<H2xI")
+        if _own(dom, _dom) is None:
+            return -E.ESRCH
+        if port >= max_ports(dom):
+            return -E.EINVAL
         ch = chans.get(port)
-        status = ECS_FREE if ch is None else ch.state
-        extra = ch.virq if ch is not None and ch.state == ECS_VIRQ else 0
-        v.write_virt(arg + 8, struct.pack("<III", status, ch.vcpu if ch else 0, extra))
+        v.write_virt(arg + 8, _status_body(ch))
         return 0
     if cmd == EV.EVTCHNOP_bind_vcpu:          # { port; vcpu }
         port, vcpu = _rw(v, arg, "<II")
