@@ -1,0 +1,103 @@
+"""Requests from other processes to a domain's process: shared-memory rings + an eventfd.
+
+Only a domain's own process writes its event state (shared_info bitmaps, vcpu_info);
+another process that wants, say, a port marked pending posts a request here, and the
+owner applies it while its vCPUs are stopped. Each sender gets its own ring (one
+producer, one consumer), so every word has exactly one writer: the sender writes the
+entries and `head`, the owner writes `tail`. The eventfd wakes the owner.
+
+Ring layout (one page per sender): head u32 @0, tail u32 @64 (own cache line),
+entries from @128, each 16 bytes {kind u32, port u32, arg u64}; indexes run freely
+and are masked by the entry count (a power of two).
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+
+RING_BYTES = 4096
+_HEAD, _TAIL, _ENTRIES = 0, 64, 128
+_ENTRY = struct.Struct("<IIQ")
+# (4096 - 128) / 16 = 248 entries fit; the largest power of two of those is used
+SLOTS = 1 << (((RING_BYTES - _ENTRIES) // _ENTRY.size).bit_length() - 1)
+_U32 = struct.Struct("<I")
+
+# What a request asks for.
+SET_PENDING = 1      # mark `port` pending (an interdomain send arrived)
+PEER_CLOSED = 2      # the other end of `port` closed: it becomes unbound again
+PEER_BOUND = 3       # the unbound `port` was bound by domain `arg >> 32`, port `arg & 0xffffffff`
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: int
+    port: int
+    arg: int = 0
+
+
+class InboxFull(Exception):
+    """The owner has not drained its ring; the sender should retry later."""
+
+
+class Inbox:
+    """The owner's side: `senders` rings in one memfd, one eventfd for all of them."""
+
+    def __init__(self, senders: int, name: str = "hv-inbox") -> None:
+        self.senders = senders
+        self.fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        os.ftruncate(self.fd, senders * RING_BYTES)
+        self.map = mmap.mmap(self.fd, senders * RING_BYTES)
+        self.eventfd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+
+    def drain(self) -> list[Request]:
+        """All requests posted so far, in each sender's order."""
+        os_read_eventfd(self.eventfd)
+        out: list[Request] = []
+        for sender in range(self.senders):
+            base = sender * RING_BYTES
+            head = _U32.unpack_from(self.map, base + _HEAD)[0]
+            tail = _U32.unpack_from(self.map, base + _TAIL)[0]
+            while tail != head:
+                off = base + _ENTRIES + (tail % SLOTS) * _ENTRY.size
+                out.append(Request(*_ENTRY.unpack_from(self.map, off)))
+                tail = (tail + 1) & 0xFFFFFFFF
+            _U32.pack_into(self.map, base + _TAIL, tail)   # the owner's only write
+        return out
+
+    def close(self) -> None:
+        self.map.close()
+        os.close(self.fd)
+        os.close(self.eventfd)
+
+
+class Outbox:
+    """A sender's side of one ring of someone else's Inbox (given its memfd and eventfd)."""
+
+    def __init__(self, inbox_fd: int, eventfd: int, sender: int) -> None:
+        self.map = mmap.mmap(inbox_fd, RING_BYTES, offset=sender * RING_BYTES)
+        self.eventfd = eventfd
+
+    def post(self, request: Request) -> None:
+        head = _U32.unpack_from(self.map, _HEAD)[0]
+        tail = _U32.unpack_from(self.map, _TAIL)[0]
+        if (head - tail) & 0xFFFFFFFF >= SLOTS:
+            raise InboxFull()
+        _ENTRY.pack_into(self.map, _ENTRIES + (head % SLOTS) * _ENTRY.size,
+                         request.kind, request.port, request.arg)
+        # entry first, then head: x86 keeps stores in order, so the owner never
+        # sees the new head before the entry it covers
+        _U32.pack_into(self.map, _HEAD, (head + 1) & 0xFFFFFFFF)
+        os.eventfd_write(self.eventfd, 1)
+
+    def close(self) -> None:
+        self.map.close()
+
+
+def os_read_eventfd(fd: int) -> int:
+    """Reset a non-blocking eventfd; 0 when nothing was signalled."""
+    try:
+        return os.eventfd_read(fd)
+    except BlockingIOError:
+        return 0
