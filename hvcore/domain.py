@@ -74,6 +74,10 @@ class Domain:
     invalid_m2p_page: int = 0
     iret_frames: int = 0
     shutdown_code: int | None = None
+    # set when another process (dom0's console daemon) serves the console ring
+    console_backend: Callable[[], None] | None = None
+    # release builds of Xen refuse console_io writes from unprivileged domains (-EPERM)
+    console_io_allowed: bool = True
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:
@@ -83,9 +87,17 @@ class Domain:
         return None
 
     # ---- the PV console ring (xencons_interface in the console page) ---------------
+    def kick_console(self) -> None:
+        """The guest notified its console port: tell the backend, or serve it here."""
+        if self.console_backend is not None:
+            self.console_backend()
+        else:
+            self.drain_console()
+
     def drain_console(self) -> None:
-        """Copy what the guest wrote to its console ring out, and free the ring."""
-        if not self.console_pfn:
+        """Copy what the guest wrote to its console ring out, and free the ring
+        (only when no other process serves the ring: one writer per index)."""
+        if not self.console_pfn or self.console_backend is not None:
             return
         base = self.console_pfn * PAGE_SIZE
         out_cons = self.mem.read_u32(base + 3080)

@@ -11,6 +11,8 @@ def console_io(v, cmd, count, buffer, *_):
     """long console_io(int cmd, int count, XEN_GUEST_HANDLE(char) buffer)"""
     cmd &= 0xFFFFFFFF
     count &= 0xFFFFFFFF
+    if not v.domain.console_io_allowed:
+        return -E.EPERM
     if cmd == XEN.CONSOLEIO_write:
         if count > MAX_WRITE:
             return -E.EINVAL

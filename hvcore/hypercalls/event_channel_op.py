@@ -186,7 +186,7 @@ def event_channel_op(v, cmd, arg, *_):
         if ch is None or ch.state == ECS_RESERVED:
             return -E.EINVAL
         if port == dom.console_evtchn:
-            dom.drain_console()
+            dom.kick_console()
         elif ch.state == ECS_IPI:
             set_pending(dom, port)
         elif ch.state == ECS_INTERDOMAIN:

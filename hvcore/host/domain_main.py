@@ -1,0 +1,86 @@
+"""Entry point of a domain process: build the domain, hand its memory over, run it.
+
+Started by `hvcore.host.domain_process.spawn_domain` as
+    python -m hvcore.host.domain_main --sock FD --notify FD --domid N --name NAME ...
+It sends, over the Unix socket FD: a "built" message with the guest RAM and hypervisor
+memfds attached (SCM_RIGHTS), then a "shutdown" message; its exit code is `hv run`'s.
+The console ring is left to the other side (dom0's console daemon): this process only
+signals the notify eventfd when the guest kicks its console port.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import socket
+import sys
+
+EXIT_CODES = {"poweroff": 0, "reboot": 3, "crash": 1, "watchdog": 1, "suspend": 0,
+              "soft_reset": 3}
+
+
+def set_process_name(name: str) -> None:
+    """What `ps -o comm` and top show (the kernel keeps 15 bytes)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)   # PR_SET_NAME
+    except OSError:
+        pass
+
+
+def send(sock: socket.socket, message: dict, fds: list[int] | None = None) -> None:
+    data = json.dumps(message).encode() + b"\n"
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.sendall(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sock", type=int, required=True)
+    parser.add_argument("--notify", type=int, required=True)
+    parser.add_argument("--domid", type=int, required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--memory", type=int, default=64)
+    parser.add_argument("--cmdline", default="")
+    parser.add_argument("--no-console-io", action="store_true",
+                        help="refuse console_io like release Xen: guests use the ring")
+    args = parser.parse_args(argv)
+    set_process_name(f"hv: d{args.domid} {args.name}")
+    sock = socket.socket(fileno=args.sock)
+
+    from hvcore.hypercalls import load_families
+    from hvcore.scheduler import run_domain
+    from loaders.elf import LoaderError, load_kernel
+    from loaders.pv_builder import build_pv_domain
+
+    load_families()
+    try:
+        dom = build_pv_domain(load_kernel(args.kernel), args.memory, args.cmdline,
+                              args.domid, args.name, console_write=_hypervisor_console(sock))
+    except LoaderError as err:
+        send(sock, {"event": "error", "message": str(err)})
+        return 2
+    dom.console_backend = lambda: os.eventfd_write(args.notify, 1)
+    dom.console_io_allowed = not args.no_console_io
+    send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
+                "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
+                "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid()},
+         [dom.ram.fd, dom.hv_region.fd])
+    reason = run_domain(dom)
+    send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report})
+    return EXIT_CODES.get(reason, 1)
+
+
+def _hypervisor_console(sock: socket.socket):
+    """console_io output goes to the supervisor as it comes."""
+    def write(data: bytes) -> None:
+        send(sock, {"event": "console_io", "data": data.decode("latin-1")})
+    return write
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The supervisor's handle on a domain running in its own process."""
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvcore.memory import PAGE_SIZE
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class DomainStartError(Exception):
+    """The domain process could not build its domain (one-line reason)."""
+
+
+@dataclass
+class DomainProcess:
+    domid: int
+    name: str
+    proc: subprocess.Popen
+    sock: socket.socket
+    notify_fd: int
+    info: dict = field(default_factory=dict)
+    ram: mmap.mmap | None = None
+    console_out: bytearray = field(default_factory=bytearray)
+    hypervisor_console: bytearray = field(default_factory=bytearray)
+    shutdown: dict | None = None
+    _buffer: bytes = b""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    # ---- messages from the domain process -------------------------------------
+    def _read_messages(self, block: bool) -> list[tuple[dict, list[int]]]:
+        self.sock.setblocking(block)
+        out = []
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 4)
+        except BlockingIOError:
+            return out
+        if not data:
+            raise EOFError
+        self._buffer += data
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            out.append((json.loads(line), fds))
+            fds = []
+        return out
+
+    def _handle(self, message: dict, fds: list[int]) -> None:
+        event = message["event"]
+        if event == "built":
+            self.info = message
+            ram_fd = fds[0]
+            self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
+            for fd in fds:
+                os.close(fd)
+        elif event == "console_io":
+            self.hypervisor_console += message["data"].encode("latin-1")
+        elif event == "shutdown":
+            self.shutdown = message
+        elif event == "error":
+            raise DomainStartError(message["message"])
+
+    def pump(self, block: bool = False) -> bool:
+        """Handle what the domain process sent; False once it has gone away."""
+        try:
+            for message, fds in self._read_messages(block):
+                self._handle(message, fds)
+        except (EOFError, ConnectionResetError):
+            return False
+        return True
+
+    # ---- the console ring, served from the shared guest memory -------------------
+    def drain_console(self) -> bytes:
+        """Console daemon work: take the guest's output from its ring (no copy through
+        a pipe: this is the guest's page, mapped from its memfd)."""
+        if self.ram is None or not self.info.get("console_pfn"):
+            return b""
+        from hvcore.inbox import os_read_eventfd
+        os_read_eventfd(self.notify_fd)
+        base = self.info["console_pfn"] * PAGE_SIZE
+        cons = int.from_bytes(self.ram[base + 3080:base + 3084], "little")
+        prod = int.from_bytes(self.ram[base + 3084:base + 3088], "little")
+        count = (prod - cons) & 0xFFFFFFFF
+        if count == 0 or count > 2048:
+            return b""
+        data = bytes(self.ram[base + 1024 + ((cons + i) & 2047)] for i in range(count))
+        self.ram[base + 3080:base + 3084] = prod.to_bytes(4, "little")
+        self.console_out += data
+        return data
+
+    # ---- life and death ----------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> int:
+        code = self.proc.wait(timeout)
+        while self.pump(block=False) and self.shutdown is None:
+            if self.proc.poll() is not None:
+                break
+        self.drain_console()
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        self.kill()
+        self.proc.wait()
+        if self.ram is not None:
+            self.ram.close()
+        self.sock.close()
+        os.close(self.notify_fd)
+
+
+def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
+                 cmdline: str = "", console_io: bool = True) -> DomainProcess:
+    """Start a domain in its own process and wait until its memory is handed over."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    notify = os.eventfd(0, os.EFD_NONBLOCK)
+    argv = [sys.executable, "-m", "hvcore.host.domain_main", "--sock", str(child.fileno()),
+            "--notify", str(notify), "--domid", str(domid), "--name", name,
+            "--kernel", str(kernel), "--memory", str(memory_mib), "--cmdline", cmdline]
+    if not console_io:
+        argv.append("--no-console-io")
+    proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child.close()
+    dp = DomainProcess(domid, name, proc, parent, notify)
+    while dp.ram is None:
+        if not dp.pump(block=True):
+            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            raise DomainStartError(err[-1] if err else f"domain process {proc.pid} died")
+    return dp
