@@ -57,40 +57,65 @@ _positive_int = _positive(int, "a whole number")
 _positive_float = _positive(float, "a number")
 
 
-def _console_writer():
-    out = sys.stdout.buffer
+def cmd_run(args) -> int:
+    """The one-shot foreground form: a private host that runs one domain in its own
+    process and serves its console (console_io and the PV console ring) on stdout."""
+    import select
 
-    def write(data: bytes) -> None:
+    from hvcore.host.domain_process import DomainStartError, spawn_domain
+
+    if not os.path.isfile(args.kernel):
+        raise BadInput(f"hv: {args.kernel}: no such file")
+    name = args.name or os.path.splitext(os.path.basename(args.kernel))[0]
+    start = time.monotonic()
+    try:
+        dp = spawn_domain(args.kernel, 1, name, args.memory, args.cmdline)
+    except DomainStartError as err:
+        raise BadInput(f"hv: {err}")
+    out = sys.stdout.buffer
+    deadline = start + args.timeout if args.timeout else None
+    timed_out = False
+    try:
+        while dp.proc.poll() is None:
+            wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+            select.select([dp.notify_fd, dp.sock], [], [], wait)
+            _stream(out, dp)
+            if deadline is not None and time.monotonic() >= deadline:
+                timed_out = True
+                dp.kill()
+                break
+        dp.wait()
+        _stream(out, dp)
+    finally:
+        dp.close()
+    return _report(dp, name, time.monotonic() - start, timed_out)
+
+
+def _stream(out, dp) -> None:
+    """Guest console output as it comes: the hypervisor console, then the ring."""
+    before = len(dp.hypervisor_console)
+    dp.pump()
+    data = bytes(dp.hypervisor_console[before:]) + dp.drain_console()
+    if data:
         out.write(data)
         out.flush()
-    return write
 
 
-def cmd_run(args) -> int:
-    from hvcore.scheduler import run_domain
-    from loaders.elf import LoaderError, load_kernel
-    from loaders.pv_builder import build_pv_domain
-    from hvcore.hypercalls import load_families
-
-    load_families()
-    try:
-        image = load_kernel(args.kernel)
-        name = args.name or os.path.splitext(os.path.basename(args.kernel))[0]
-        dom = build_pv_domain(image, args.memory, args.cmdline, domid=1, name=name,
-                              console_write=_console_writer())
-    except LoaderError as err:
-        raise BadInput(f"hv: {err}")
-    start = time.monotonic()
-    deadline = start + args.timeout if args.timeout else None
-    reason = run_domain(dom, deadline)
-    wall = time.monotonic() - start
-    if dom.crash_report:
-        sys.stderr.write(dom.crash_report + "\n")
-    hypercalls = sum(v.hypercalls_made for v in dom.vcpus)
-    traps = sum(v.traps_taken for v in dom.vcpus)
-    sys.stderr.write(f"hv: d{dom.domid} ({dom.name}) {reason} after {wall:.3f}s,"
-                     f" {hypercalls} hypercalls, {traps} traps, guest instructions not counted\n")
-    dom.destroy()
+def _report(dp, name: str, wall: float, timed_out: bool) -> int:
+    shutdown = dp.shutdown or {}
+    if timed_out:
+        reason = "timeout"
+    elif shutdown:
+        reason = shutdown["reason"]
+    else:
+        reason = "crash"
+        sys.stderr.write(f"d{dp.domid} ({name}): domain process died"
+                         f" (exit status {dp.proc.returncode})\n")
+    if shutdown.get("crash_report"):
+        sys.stderr.write(shutdown["crash_report"] + "\n")
+    sys.stderr.write(f"hv: d{dp.domid} ({name}) {reason} after {wall:.3f}s,"
+                     f" {shutdown.get('hypercalls', '?')} hypercalls,"
+                     f" {shutdown.get('traps', '?')} traps, guest instructions not counted\n")
     return _EXIT_FOR_REASON.get(reason, EXIT_CRASH)
 
 

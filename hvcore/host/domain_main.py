@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                 "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid()},
          [dom.ram.fd, dom.hv_region.fd])
     reason = run_domain(dom)
-    send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report})
+    send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
+                "hypercalls": sum(v.hypercalls_made for v in dom.vcpus),
+                "traps": sum(v.traps_taken for v in dom.vcpus)})
     return EXIT_CODES.get(reason, 1)
 
 
