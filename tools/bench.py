@@ -1,0 +1,668 @@
+"""The benchmark command: `make bench`, or
+
+    .venv/bin/python -m tools.bench [--quick] [--json FILE] [--doc FILE | --no-doc]
+
+Measures the PV core and prints a table. A full run (a few minutes) also rewrites
+docs/benchmarks.md; a --quick run (under a minute) only writes a report when given --doc,
+so that it does not replace the committed full-run figures.
+Performance is never asserted by the test suite: this is where it is measured.
+
+Method (the machine is shared and noisy):
+- every figure is the median of several samples taken after an untimed warm-up, shown
+  with its spread (min-max; the JSON file also has the quartiles);
+- a guest run is timed from `run_domain` start to the guest's poweroff; the cost of
+  booting and shutting down is removed by running two iteration counts N1 < N2 and
+  using the difference: cost per iteration = (t(N2) - t(N1)) / (N2 - N1);
+- comparisons with a reference are paired: one sample runs ours and then the
+  reference, back to back at each count, and the sample is their ratio;
+- iteration counts are calibrated from the warm-up so that N2 - N1 takes about a fixed
+  time on this machine (whatever the speed of the hypervisor under test).
+
+Rows:
+- cpu:   MIPS of one compute loop (guests/kernels/bench_loop.c) in a guest vs the same
+         machine code copied out of the guest ELF into a bare Unicorn engine (flat
+         memory, no hooks). pv32 runs in compatibility mode under our 64-bit engine;
+         its reference is a UC_MODE_32 engine.
+- trap / hypercall / bounce round trips (guests/kernels/bench_ops.c).
+- engine floor: what one exit to Python and re-entry cost on a bare engine, with and
+  without the `timeout=` argument the run loop uses; no target, for reading the rest.
+
+The bench kernels are not in guests/Makefile's KERNELS list; they are built here with
+`make -C guests KERNELS="bench_loop bench_ops"` (incremental).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUEST_BUILD = ROOT / "guests" / "build"
+BENCH_KERNELS = ("bench_loop", "bench_ops")
+DOC = ROOT / "docs" / "benchmarks.md"
+
+GUEST_MEMORY_MIB = 16
+GUEST_TIMEOUT_S = 300.0
+CPU_TARGET_RATIO = 0.9
+ROUND_TRIP_TARGET_US = 5.0
+
+# The state bench_loop starts from (the movabs/mov before bench_loop_body in
+# guests/kernels/bench_loop.c). Each run checks that guest and bare agree on the result.
+LOOP_SEED = {"pv64": 0x9E3779B97F4A7C15, "pv32": 0x9E3779B9}
+
+# (op, ABIs, label) of the round-trip rows; ops as bench_ops.c names them.
+OPS = (
+    ("cr0", ("pv64", "pv32"), "trap: mov %cr0 (#GP, emulated)"),
+    ("rdmsr", ("pv64",), "trap: rdmsr MSR_FS_BASE (#GP, emulated)"),
+    ("xenver", ("pv64", "pv32"), "hypercall: xen_version(XENVER_version)"),
+    ("int3", ("pv64", "pv32"), "bounce: int3 -> guest handler -> HYPERVISOR_iret"),
+)
+
+
+class BenchError(Exception):
+    """A benchmark could not be measured (guest crashed, output wrong...)."""
+
+
+@dataclass
+class Settings:
+    samples: int
+    cpu_seconds: float          # time the N2 - N1 part of a CPU sample should take
+    op_seconds: float           # same for the round-trip rows
+    floor_seconds: float
+
+
+FULL = Settings(samples=11, cpu_seconds=0.6, op_seconds=0.4, floor_seconds=0.2)
+QUICK = Settings(samples=3, cpu_seconds=0.15, op_seconds=0.1, floor_seconds=0.05)
+
+
+@dataclass
+class Row:
+    key: str
+    title: str
+    abi: str
+    unit: str
+    target: str = ""
+    values: list[float] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)   # e.g. both sides' MIPS for cpu rows
+    meets: bool | None = None
+    error: str | None = None
+
+    def stats(self, values: list[float] | None = None) -> dict:
+        return summarize(self.values if values is None else values)
+
+
+def summarize(values: list[float]) -> dict:
+    if not values:
+        return {}
+    out = {"median": statistics.median(values), "min": min(values), "max": max(values),
+           "n": len(values)}
+    if len(values) >= 2:
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        out.update(q1=q1, q3=q3)
+    return out
+
+
+# ---- guests ---------------------------------------------------------------------------
+def build_bench_kernels() -> None:
+    kernels = " ".join(BENCH_KERNELS)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests"), f"KERNELS={kernels}"],
+                   check=True)
+
+
+class Guest:
+    """One bench kernel for one ABI, run under hvcore.
+
+    Everything is read from the ELF up front (`Guest.get`): guests/build is shared with
+    whoever else works in this tree, and may be cleaned while we run.
+    """
+
+    _families_loaded = False
+    _cache: dict[tuple[str, str], "Guest"] = {}
+
+    @classmethod
+    def get(cls, kernel: str, abi: str) -> "Guest":
+        if (kernel, abi) not in cls._cache:
+            cls._cache[kernel, abi] = cls(kernel, abi)
+        return cls._cache[kernel, abi]
+
+    def __init__(self, kernel: str, abi: str) -> None:
+        from loaders.elf import LoaderError, load_kernel
+        if not Guest._families_loaded:
+            from hvcore.hypercalls import load_families
+            load_families()
+            Guest._families_loaded = True
+        self.path = GUEST_BUILD / abi / f"{kernel}.elf"
+        self.kernel, self.abi = kernel, abi
+        try:
+            self.image = load_kernel(str(self.path))
+            self.loop = loop_code(self.path) if kernel == "bench_loop" else None
+        except (LoaderError, OSError) as err:
+            raise BenchError(f"cannot load {self.path}: {err}")
+
+    def run(self, cmdline: str) -> tuple[float, str]:
+        """Build a fresh domain, time run_domain to poweroff; (seconds, console text)."""
+        from hvcore.scheduler import run_domain
+        from loaders.pv_builder import build_pv_domain
+        out = bytearray()
+        dom = build_pv_domain(self.image, GUEST_MEMORY_MIB, cmdline, domid=1, name="bench",
+                              console_write=out.extend)
+        try:
+            gc.collect()
+            deadline = time.monotonic() + GUEST_TIMEOUT_S
+            t0 = time.perf_counter()
+            reason = run_domain(dom, deadline)
+            elapsed = time.perf_counter() - t0
+            report = dom.crash_report
+        finally:
+            dom.destroy()
+        text = out.decode(errors="replace")
+        if reason != "poweroff" or f"{self.kernel}: PASS" not in text:
+            tail = "\n".join(text.strip().splitlines()[-8:])
+            raise BenchError(f"{self.abi}/{self.kernel}.elf [{cmdline}] ended with {reason!r}"
+                             f"\n--- console (tail) ---\n{tail}"
+                             + (f"\n--- crash report ---\n{report}" if report else ""))
+        return elapsed, text
+
+
+# ---- CPU: guest loop vs bare engine ------------------------------------------------------
+def loop_code(path: Path) -> tuple[bytes, int]:
+    """The bytes of bench_loop_body..bench_loop_end and their instruction count."""
+    from capstone import CS_ARCH_X86, CS_MODE_32, CS_MODE_64, Cs
+    from elftools.elf.elffile import ELFFile
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        syms = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()}
+        start, end = syms["bench_loop_body"], syms["bench_loop_end"]
+        for sec in elf.iter_sections():
+            lo = sec["sh_addr"]
+            if sec["sh_type"] == "SHT_PROGBITS" and lo <= start and end <= lo + sec["sh_size"]:
+                body = sec.data()[start - lo:end - lo]
+                break
+        else:
+            raise BenchError(f"{path}: bench_loop_body not in any section")
+        mode = CS_MODE_64 if elf.elfclass == 64 else CS_MODE_32
+    insns = list(Cs(CS_ARCH_X86, mode).disasm(body, start))
+    if sum(i.size for i in insns) != len(body) or insns[-1].mnemonic not in ("jne", "jnz"):
+        raise BenchError(f"{path}: bench_loop body does not decode as one loop")
+    return body, len(insns)
+
+
+class BareLoop:
+    """The loop body alone in a bare engine: flat memory, no hooks, one emu_start."""
+
+    CODE, DATA = 0x100000, 0x200000
+
+    def __init__(self, body: bytes, abi: str) -> None:
+        self.body, self.abi = body, abi
+
+    def run(self, iters: int, slice_us: int = 0) -> tuple[float, int, int]:
+        """Run `iters` iterations: (seconds, final state, memory word).
+
+        With `slice_us`, run in emu_start(timeout=slice_us) slices resumed from RIP, as
+        the hypervisor's run loop does (used for a correctness check, not timed).
+        """
+        from unicorn import UC_ARCH_X86, UC_MODE_32, UC_MODE_64, Uc
+        from unicorn import x86_const as X
+        is64 = self.abi == "pv64"
+        ax, cx, si, ip = ((X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RSI, X.UC_X86_REG_RIP)
+                          if is64 else
+                          (X.UC_X86_REG_EAX, X.UC_X86_REG_ECX, X.UC_X86_REG_ESI, X.UC_X86_REG_EIP))
+        uc = Uc(UC_ARCH_X86, UC_MODE_64 if is64 else UC_MODE_32)
+        uc.mem_map(self.CODE, 0x1000)
+        uc.mem_map(self.DATA, 0x1000)
+        uc.mem_write(self.CODE, self.body + b"\xf4")          # hlt after: never reached
+        uc.reg_write(ax, LOOP_SEED[self.abi])
+        uc.reg_write(cx, iters)
+        uc.reg_write(si, self.DATA)
+        end = self.CODE + len(self.body)
+        gc.collect()
+        t0 = time.perf_counter()
+        if slice_us:
+            rip = self.CODE
+            while rip != end:
+                uc.emu_start(rip, end, timeout=slice_us)
+                rip = uc.reg_read(ip)
+        else:
+            uc.emu_start(self.CODE, end)
+        elapsed = time.perf_counter() - t0
+        word = 8 if is64 else 4
+        state = uc.reg_read(ax) & ((1 << (8 * word)) - 1)
+        acc = int.from_bytes(uc.mem_read(self.DATA, word), "little")
+        return elapsed, state, acc
+
+
+_LOOP_LINE = re.compile(r"bench_loop: iters (\d+) insns/iter (\d+)"
+                        r" state ([0-9a-f]+) acc ([0-9a-f]+)")
+
+
+def run_guest_loop(guest: Guest, iters: int, insns: int) -> tuple[float, int, int]:
+    elapsed, text = guest.run(f"iters={iters}")
+    m = _LOOP_LINE.search(text)
+    if not m or int(m.group(1)) != iters or int(m.group(2)) != insns:
+        raise BenchError(f"{guest.abi}/bench_loop: unexpected output {text!r}")
+    return elapsed, int(m.group(3), 16), int(m.group(4), 16)
+
+
+def bench_cpu(abi: str, s: Settings, log) -> Row:
+    row = Row("cpu", "CPU: compute loop, ours / bare Unicorn", abi, "ratio",
+              target=f">= {CPU_TARGET_RATIO}")
+    guest = Guest.get("bench_loop", abi)
+    body, insns = guest.loop
+    bare = BareLoop(body, abi)
+    row.params.update(insns_per_iter=insns,
+                      reference="UC_MODE_64 engine" if abi == "pv64" else
+                      "UC_MODE_32 engine (the guest runs in compat mode under UC_MODE_64)")
+
+    mismatches: list[str] = []
+
+    def check(iters, ours, ref):
+        """Same iteration count (state) or the figures mean nothing; a wrong memory word
+        is a correctness bug worth reporting, but the timing still stands."""
+        if ours[1] != ref[1]:
+            raise BenchError(f"{abi} loop, iters={iters}: guest state {ours[1]:#x}"
+                             f" but bare {ref[1]:#x}: not the same computation")
+        if ours[2] != ref[2]:
+            mismatches.append(f"iters={iters}: guest {ours[2]:#x}, bare {ref[2]:#x}")
+
+    # Warm-up, untimed, also the calibration: about 0.05 s of loop on each side.
+    probe = 1_000_000
+    o = run_guest_loop(guest, probe, insns)
+    r = bare.run(probe)
+    check(probe, o, r)
+    per_iter = max(min(o[0], r[0]) / probe, 1e-9)
+    delta = max(10_000, int(s.cpu_seconds / per_iter))
+    n1 = max(1, delta // 10)
+    n2 = n1 + delta
+    row.params.update(n1=n1, n2=n2)
+    ours_mips, bare_mips = [], []
+    for i in range(s.samples):
+        # ours then the reference at each count: the two long runs are back to back
+        o1 = run_guest_loop(guest, n1, insns)
+        r1 = bare.run(n1)
+        o2 = run_guest_loop(guest, n2, insns)
+        r2 = bare.run(n2)
+        check(n1, o1, r1)
+        check(n2, o2, r2)
+        work = insns * (n2 - n1) / 1e6
+        om, bm = work / max(o2[0] - o1[0], 1e-9), work / max(r2[0] - r1[0], 1e-9)
+        ours_mips.append(om)
+        bare_mips.append(bm)
+        row.values.append(om / bm)
+        log(f"  cpu {abi} sample {i + 1}/{s.samples}: ours {om:.0f} MIPS, bare {bm:.0f} MIPS,"
+            f" ratio {om / bm:.3f}")
+    # Does the bare engine itself get the memory word right when time-sliced?
+    from hvcore.scheduler import SLICE_US
+    sliced = bare.run(n2, slice_us=SLICE_US)
+    unsliced = bare.run(n2)
+    row.extra = {"ours_mips": ours_mips, "bare_mips": bare_mips,
+                 "acc_mismatches": mismatches, "guest_runs_checked": 2 * s.samples + 1,
+                 "bare_sliced_ok": sliced[1:] == unsliced[1:]}
+    if mismatches:
+        log(f"  cpu {abi}: guest memory word wrong in {len(mismatches)} of"
+            f" {2 * s.samples + 1} runs; bare engine sliced with timeout={SLICE_US}:"
+            f" {'also wrong' if sliced[1:] != unsliced[1:] else 'right'}")
+    row.meets = statistics.median(row.values) >= CPU_TARGET_RATIO
+    return row
+
+
+# ---- round trips ---------------------------------------------------------------------------
+def bench_op(op: str, abi: str, title: str, s: Settings, log) -> Row:
+    row = Row(f"op:{op}", title, abi, "us", target=f"<= {ROUND_TRIP_TARGET_US:g} us")
+    guest = Guest.get("bench_ops", abi)
+
+    def timed(iters):
+        elapsed, text = guest.run(f"op={op} iters={iters}")
+        if f"bench_ops: op {op} iters {iters} " not in text:
+            raise BenchError(f"{abi}/bench_ops op={op}: unexpected output {text!r}")
+        return elapsed
+
+    # Warm-up and calibration.
+    probe = 200
+    t_probe = timed(probe) - timed(0)
+    per_op = max(t_probe / probe, 1e-7)
+    delta = max(100, int(s.op_seconds / per_op))
+    n1 = max(10, delta // 10)
+    n2 = n1 + delta
+    row.params.update(n1=n1, n2=n2)
+    for i in range(s.samples):
+        t1, t2 = timed(n1), timed(n2)
+        us = (t2 - t1) / (n2 - n1) * 1e6
+        row.values.append(us)
+        log(f"  {op} {abi} sample {i + 1}/{s.samples}: {us:.2f} us")
+    row.meets = statistics.median(row.values) <= ROUND_TRIP_TARGET_US
+    return row
+
+
+def bench_engine_floor(timeout_us: int, s: Settings, log) -> Row:
+    """Bare engine: `syscall` hooked, emu_stop in the hook, emu_start again from Python."""
+    from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc
+    from unicorn import x86_const as X
+    what = f"timeout={timeout_us}" if timeout_us else "no timeout"
+    row = Row(f"floor:{timeout_us}", f"reference: bare engine exit + re-entry, emu_start({what})",
+              "-", "us")
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    uc.mem_map(0x100000, 0x1000)
+    uc.mem_write(0x100000, b"\x0f\x05" + b"\x90" * 14)      # syscall; nops; until
+    uc.hook_add(UC_HOOK_INSN, lambda u, _: u.emu_stop(), None, 1, 0, X.UC_X86_INS_SYSCALL)
+
+    def timed(n):
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            uc.emu_start(0x100000, 0x10000f, timeout=timeout_us)
+        return time.perf_counter() - t0
+
+    per = max(timed(200) / 200, 1e-7)
+    delta = max(100, int(s.floor_seconds / per))
+    n1, n2 = max(10, delta // 10), max(10, delta // 10) + delta
+    row.params.update(n1=n1, n2=n2)
+    for _ in range(s.samples):
+        t1, t2 = timed(n1), timed(n2)
+        row.values.append((t2 - t1) / (n2 - n1) * 1e6)
+    log(f"  engine floor ({what}): {statistics.median(row.values):.2f} us")
+    return row
+
+
+# ---- machine and report ----------------------------------------------------------------
+def machine_info() -> dict:
+    import unicorn
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "cpu": model,
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "python": platform.python_version(),
+        "unicorn": unicorn.__version__,
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def fmt(v: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{v:.3f}"
+    if unit == "MIPS":
+        return f"{v:.0f}"
+    return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
+
+def status(row: Row) -> str:
+    if row.error:
+        return "FAILED"
+    return {True: "met", False: "missed", None: ""}[row.meets]
+
+
+def table_lines(rows: list[Row]) -> list[str]:
+    lines = ["| benchmark | ABI | median | spread (min - max) | unit | target | status |",
+             "| --- | --- | ---: | ---: | --- | --- | --- |"]
+    for r in rows:
+        if r.error:
+            lines.append(f"| {r.title} | {r.abi} | - | - | {r.unit} | {r.target} | FAILED |")
+            continue
+        st = r.stats()
+        lines.append(f"| {r.title} | {r.abi} | {fmt(st['median'], r.unit)} | "
+                     f"{fmt(st['min'], r.unit)} - {fmt(st['max'], r.unit)} | {r.unit} | "
+                     f"{r.target} | {status(r)} |")
+    return lines
+
+
+def cpu_detail_lines(rows: list[Row]) -> list[str]:
+    lines = ["| ABI | ours MIPS (median, min - max) | bare MIPS (median, min - max) | "
+             "insns/iter | N1 / N2 iterations | reference | guest memory word |",
+             "| --- | ---: | ---: | ---: | --- | --- | --- |"]
+    for r in rows:
+        if r.key != "cpu" or r.error:
+            continue
+        o, b = r.stats(r.extra["ours_mips"]), r.stats(r.extra["bare_mips"])
+        lines.append(f"| {r.abi} | {o['median']:.0f} ({o['min']:.0f} - {o['max']:.0f}) | "
+                     f"{b['median']:.0f} ({b['min']:.0f} - {b['max']:.0f}) | "
+                     f"{r.params['insns_per_iter']} | {r.params['n1']:,} / {r.params['n2']:,} | "
+                     f"{r.params['reference']} | {memory_check(r)} |")
+    return lines
+
+
+def memory_check(r: Row) -> str:
+    bad, runs = len(r.extra["acc_mismatches"]), r.extra["guest_runs_checked"]
+    if not bad:
+        return f"right in all {runs} runs"
+    return f"WRONG in {bad} of {runs} runs"
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = ["benchmark", "ABI", "median", "min", "max", "unit", "target", "status"]
+    body = []
+    for r in rows:
+        if r.error:
+            body.append([r.title, r.abi, "-", "-", "-", r.unit, r.target, "FAILED"])
+            continue
+        st = r.stats()
+        body.append([r.title, r.abi, fmt(st["median"], r.unit), fmt(st["min"], r.unit),
+                     fmt(st["max"], r.unit), r.unit, r.target, status(r)])
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *body)]
+    for i, line in enumerate([headers] + body):
+        print("  ".join(str(x).ljust(w) if j < 2 or j >= 5 else str(x).rjust(w)
+                        for j, (x, w) in enumerate(zip(line, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for r in rows:
+        if r.key == "cpu" and not r.error:
+            o, b = r.stats(r.extra["ours_mips"]), r.stats(r.extra["bare_mips"])
+            print(f"cpu {r.abi}: ours {o['median']:.0f} MIPS, bare {b['median']:.0f} MIPS "
+                  f"({r.params['insns_per_iter']} insns/iter; reference: {r.params['reference']});"
+                  f" guest memory word {memory_check(r)}")
+    for r in rows:
+        if r.error:
+            print(f"\nFAILED {r.abi} {r.title}:\n{r.error}")
+
+
+def loads(values) -> str:
+    return ", ".join(f"{x:.2f}" for x in values)
+
+
+def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings: Settings,
+              wall: float) -> None:
+    m = machine
+    failed = [r for r in rows if r.error]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`.venv/bin/python -m tools.bench`); do not edit by hand,"
+        " run it again. Performance is never asserted by the tests: it is measured here.",
+        "",
+        "## How to read this",
+        "",
+        "Each figure is the median of several samples taken after an untimed warm-up, with"
+        " the smallest and largest sample beside it; the machine is shared, so read the"
+        " spread before the median. A guest run is timed from the start of `run_domain` to"
+        " the guest's poweroff, and boot and shutdown are cancelled out by running two"
+        " iteration counts N1 < N2 and dividing the time difference by N2 - N1."
+        " The CPU row compares the same loop machine code (copied out of the guest ELF)"
+        " in a guest under hvcore and in a bare Unicorn engine; each sample runs ours then"
+        " the reference back to back and keeps their ratio, so a busy moment on the"
+        " machine hurts both sides of a sample alike. A ratio of 1.0 means guest code runs"
+        " at the engine's full speed; round trips are the wall-clock cost of one guest ->"
+        " hypervisor -> guest transition, loop overhead included (a few instructions)."
+        " The `reference` rows have no target: they show what one exit to Python and"
+        " re-entry costs on a bare engine, the floor under every round trip, with and"
+        " without the `timeout=` argument of `emu_start` that hvcore's run loop passes"
+        " (unicorn then starts and joins a polling thread on every call)."
+        " Compare two reports only at a similar load average (see Machine): on this"
+        " 2-CPU machine other work shifts both the ratios and the round trips.",
+        "",
+        "Run it with `make bench` (full run, a few minutes, rewrites this file) or"
+        " `.venv/bin/python -m tools.bench --quick` (under a minute, prints only);"
+        " `--json FILE` keeps every sample, `--doc FILE` / `--no-doc` choose the report.",
+        "",
+        "## Results",
+        "",
+        *table_lines(rows),
+        "",
+        "### CPU row in detail",
+        "",
+        *cpu_detail_lines(rows),
+        "",
+    ]
+    wrong = [r for r in rows if r.key == "cpu" and not r.error and r.extra["acc_mismatches"]]
+    if wrong:
+        from hvcore.scheduler import SLICE_US
+        lines += [
+            "### Problems seen while measuring",
+            "",
+            "The guest's loop left a wrong value in its memory word although its register"
+            " state (so its iteration count) agreed with the bare engine: a read-modify-write"
+            " of memory was applied twice. The same loop on a bare engine run in"
+            f" `emu_start(timeout={SLICE_US})` slices resumed from RIP, as the run loop"
+            " does, was:",
+            "",
+        ]
+        for r in wrong:
+            ok = r.extra["bare_sliced_ok"]
+            lines.append(f"- {r.abi}: guest {memory_check(r)}; bare engine in slices:"
+                         f" {'right' if ok else 'WRONG too (an engine problem)'};"
+                         f" first case {r.extra['acc_mismatches'][0]}")
+        lines.append("")
+    if failed:
+        lines += ["### Failures", ""]
+        for r in failed:
+            lines += [f"{r.abi} {r.title}:", "", "```", r.error, "```", ""]
+    lines += [
+        "## What runs",
+        "",
+        "- **CPU**: `guests/kernels/bench_loop.c`, `iters=N`. The loop body"
+        " (`bench_loop_body` .. `bench_loop_end`) is a xorshift step plus one"
+        " read-modify-write of memory; the count of instructions per iteration is taken"
+        " from a disassembly of those bytes. The guest and the bare engine must end with"
+        " the same register state (else no figure) and the same memory word (a"
+        " difference is reported, see the last column). pv32 runs in compatibility"
+        " mode under hvcore's 64-bit engine; its reference is a `UC_MODE_32` engine.",
+        "- **Round trips**: `guests/kernels/bench_ops.c`, `op=<name> iters=N`:"
+        " `cr0` (`mov %cr0,%reg`, #GP, emulated), `rdmsr` (MSR_FS_BASE, pv64 only),"
+        " `xenver` (`xen_version(XENVER_version)` through the hypercall page:"
+        " `syscall` on pv64, `int $0x82` on pv32), `int3` (bounced to the guest's trap"
+        " table entry, through the library's trap entry and `trap_dispatch`, back with"
+        " `HYPERVISOR_iret`: two hypervisor entries per iteration).",
+        f"- Guests get {GUEST_MEMORY_MIB} MiB; a fresh domain (and engine) per run.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable)",
+        f"- Python {m['python']}, unicorn {m['unicorn']}, {m['platform']}",
+        f"- Date: {m['date']}, commit {m['commit']}",
+        f"- Load average (1, 5, 15 min) at start: {loads(m['loadavg_start'])};"
+        f" at end: {loads(m['loadavg_end'])}",
+        f"- Run: {'--quick' if quick else 'full'}, {settings.samples} samples per row,"
+        f" {wall:.0f} s in all",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools.bench", description="hvcore benchmarks: PV core speed (docs/benchmarks.md)")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter samples (< 1 min)")
+    parser.add_argument("--json", metavar="FILE", help="also write all samples as JSON")
+    parser.add_argument("--doc", metavar="FILE", default=None,
+                        help=f"markdown report to write (default: {DOC.relative_to(ROOT)}"
+                             " for a full run, none for --quick)")
+    parser.add_argument("--no-doc", action="store_true", help="do not write the markdown report")
+    parser.add_argument("--no-build", action="store_true", help="do not run make for the guests")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    sys.path.insert(0, str(ROOT))
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if not args.no_build:
+        build_bench_kernels()
+    preload_errors = []
+    for kernel in BENCH_KERNELS:
+        for abi in ("pv64", "pv32"):
+            try:
+                Guest.get(kernel, abi)
+            except BenchError as err:
+                preload_errors.append(str(err))
+    if preload_errors:
+        log("\n".join(preload_errors))
+        return 2
+    machine = machine_info()
+    start = time.perf_counter()
+    rows: list[Row] = []
+
+    def attempt(fn, placeholder: Row) -> None:
+        try:
+            rows.append(fn())
+        except BenchError as err:
+            placeholder.error = str(err)
+            rows.append(placeholder)
+            log(f"  FAILED: {err}")
+
+    from hvcore.scheduler import SLICE_US
+    for abi in ("pv64", "pv32"):
+        log(f"cpu {abi}")
+        attempt(lambda: bench_cpu(abi, settings, log),
+                Row("cpu", "CPU: compute loop, ours / bare Unicorn", abi, "ratio",
+                    target=f">= {CPU_TARGET_RATIO}"))
+    for op, abis, title in OPS:
+        for abi in abis:
+            log(f"{op} {abi}")
+            attempt(lambda: bench_op(op, abi, title, settings, log),
+                    Row(f"op:{op}", title, abi, "us", target=f"<= {ROUND_TRIP_TARGET_US:g} us"))
+    for timeout in (0, SLICE_US):
+        attempt(lambda: bench_engine_floor(timeout, settings, log),
+                Row(f"floor:{timeout}", "reference: bare engine exit + re-entry", "-", "us"))
+    wall = time.perf_counter() - start
+    machine["loadavg_end"] = os.getloadavg()
+
+    print()
+    print_table(rows)
+    print(f"\n{'quick' if args.quick else 'full'} run, {settings.samples} samples per row, "
+          f"{wall:.0f} s; {machine['cpu']}, {machine['logical_cpus']} CPUs, "
+          f"python {machine['python']}, unicorn {machine['unicorn']}")
+    if args.json:
+        data = {"machine": machine, "quick": args.quick, "settings": settings.__dict__,
+                "wall_seconds": wall,
+                "rows": [{"key": r.key, "title": r.title, "abi": r.abi, "unit": r.unit,
+                          "target": r.target, "meets": r.meets, "error": r.error,
+                          "stats": r.stats(), "samples": r.values, "params": r.params,
+                          **r.extra} for r in rows]}
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+    doc = args.doc or (None if args.quick else str(DOC))
+    if doc and not args.no_doc:
+        write_doc(Path(doc), rows, machine, args.quick, settings, wall)
+        print(f"wrote {doc}")
+    return 1 if any(r.error for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
