@@ -83,6 +83,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 @dataclass(frozen=True)
 class DomainConfig:
+    """A checked domain configuration: what `hv create` needs to build the domain."""
     name: str
     type: str = "pv"
     kernel: Path | None = None
@@ -284,7 +285,7 @@ class _Reader:
         if text is None:
             return None
         if text == "":
-            raise self.error(key, "is empty")
+            raise self.error(key, "must not be empty")
         path = self.entries[key].origin.base_dir / text
         if check:
             try:

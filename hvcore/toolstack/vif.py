@@ -101,7 +101,8 @@ def _pairs(spec: str) -> dict[str, str]:
             raise SpecError(f"unknown key '{key}'{_suggest(key)}")
         if key in values:
             raise SpecError(f"{key} given twice")
-        values[key] = value.strip()
+        if value.strip():                    # `key=` alone leaves the default
+            values[key] = value.strip()
     return values
 
 
