@@ -197,7 +197,7 @@ def test_overrides_replace_file_values(folder):
     assert [d.vdev for d in config.disk] == ["xvdc"]
 
 
-def test_override_paths_are_relative_to_the_current_folder(folder, monkeypatch):
+def test_override_paths_are_relative_to_the_current_folder(folder):
     (folder / "cfg").mkdir()
     (folder / "cfg" / "vmlinuz").write_bytes(b"kernel in cfg/")
     path = write(folder, MINIMAL, "cfg/web.cfg")
@@ -243,7 +243,7 @@ def test_override_errors(folder, override, message):
                                "got \"web.img,,xvda\""),
     ("disk = [ [ 'web.img' ] ]", "web.cfg:3: disk: expected strings in the list, "
                                  "got a nested list"),
-    ('ramdisk = "adir"', f"web.cfg:3: ramdisk 'adir' (ADIR) is a directory, not a file"),
+    ('ramdisk = "adir"', "web.cfg:3: ramdisk 'adir' (ADIR) is a directory, not a file"),
 ])
 def test_value_errors(folder, extra, message):
     message = message.replace("ADIR", str(folder / "adir"))
