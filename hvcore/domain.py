@@ -6,6 +6,7 @@ domains (the `hv` tools) drives `Domain.run()` wherever it lives.
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -14,6 +15,7 @@ from hvcore.memory import FrameAllocator, MemoryRegion, PhysicalMemory, PAGE_SHI
 from hvcore.time import DomainTime
 
 if TYPE_CHECKING:
+    from hvcore.inbox import Inbox
     from hvcore.vcpu import VCPU
 
 # Why a domain stopped running (xl's words).
@@ -78,6 +80,9 @@ class Domain:
     console_backend: Callable[[], None] | None = None
     # release builds of Xen refuse console_io writes from unprivileged domains (-EPERM)
     console_io_allowed: bool = True
+    # requests from other processes (hvcore.inbox), applied by this process only
+    inbox: "Inbox | None" = None
+    inbox_drained: threading.Event = field(default_factory=threading.Event)
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:
@@ -138,4 +143,6 @@ class Domain:
         return self.shutdown_reason is None
 
     def destroy(self) -> None:
+        if self.inbox is not None:
+            self.inbox.close()
         self.mem.close()

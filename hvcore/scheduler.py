@@ -5,6 +5,8 @@ engines); each gets a time slice in turn. A blocked domain sleeps until its next
 """
 from __future__ import annotations
 
+import select
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -35,11 +37,24 @@ def next_deadline_ns(dom: "Domain") -> int | None:
     return min(deadlines) if deadlines else None
 
 
+def apply_requests(dom: "Domain") -> None:
+    """Requests other processes posted to this domain (only we write our event state)."""
+    from hvcore import inbox as ib
+    from hvcore.hypercalls import event_channel_op as ev
+    if dom.inbox is None:
+        return
+    for req in dom.inbox.drain():
+        if req.kind == ib.SET_PENDING and 0 < req.port < ev.max_ports(dom):
+            ev.set_pending(dom, req.port)
+    dom.inbox_drained.set()
+
+
 def run_domain(dom: "Domain", deadline: float | None = None) -> str:
     """Run until the domain shuts down (returns its reason) or `deadline` passes ('timeout')."""
     while dom.running:
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
+        apply_requests(dom)
         fire_timers(dom)
         ran = False
         for v in dom.vcpus:
@@ -61,4 +76,22 @@ def _sleep_until_event(dom: "Domain", deadline: float | None) -> None:
         pause = min(pause, max(0.0, (wake - dom.time.system_time_ns()) / 1e9))
     if deadline is not None:
         pause = min(pause, max(0.0, deadline - time.monotonic()))
-    time.sleep(pause)
+    if dom.inbox is not None:
+        select.select([dom.inbox.eventfd], [], [], pause)   # woken by a request
+    else:
+        time.sleep(pause)
+
+
+def start_inbox_waiter(dom: "Domain") -> threading.Thread:
+    """Stop the running vCPU when a request arrives, so it is applied promptly."""
+    def wait() -> None:
+        while dom.running:
+            ready, _, _ = select.select([dom.inbox.eventfd], [], [], 0.2)
+            if ready and dom.running:
+                dom.inbox_drained.clear()
+                for v in dom.vcpus:
+                    v.engine.kick()
+                dom.inbox_drained.wait(0.2)
+    thread = threading.Thread(target=wait, name=f"d{dom.domid}-inbox", daemon=True)
+    thread.start()
+    return thread

@@ -32,8 +32,9 @@ class HvResult:
     stderr: str
 
 
-def run_hv(*args: str, timeout: float = 120) -> HvResult:
-    """Run `hv` exactly as a user would (a fresh process, real CLI)."""
+def run_hv(*args: str, timeout: float = 120, input: str | None = None) -> HvResult:
+    """Run `hv` exactly as a user would (a fresh process, real CLI); `input` is its stdin."""
     proc = subprocess.run([sys.executable, "-m", "tools.hv", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          input=input if input is not None else "")
     return HvResult(proc.returncode, proc.stdout, proc.stderr)

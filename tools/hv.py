@@ -75,10 +75,12 @@ def cmd_run(args) -> int:
     out = sys.stdout.buffer
     deadline = start + args.timeout if args.timeout else None
     timed_out = False
+    stdin = _StdinFeeder()
     try:
         while dp.proc.poll() is None:
             wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
-            select.select([dp.notify_fd, dp.sock], [], [], wait)
+            ready, _, _ = select.select([dp.notify_fd, dp.sock] + stdin.fds(), [], [], wait)
+            stdin.feed(dp, readable=bool(ready and stdin.fds() and stdin.fds()[0] in ready))
             _stream(out, dp)
             if deadline is not None and time.monotonic() >= deadline:
                 timed_out = True
@@ -89,6 +91,34 @@ def cmd_run(args) -> int:
     finally:
         dp.close()
     return _report(dp, name, time.monotonic() - start, timed_out)
+
+
+class _StdinFeeder:
+    """stdin -> the guest's console ring, holding back what the ring cannot take yet."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.open = not sys.stdin.closed and _readable_fd(0)
+
+    def fds(self) -> list[int]:
+        return [0] if self.open and not self.pending else []
+
+    def feed(self, dp, readable: bool) -> None:
+        if readable:
+            data = os.read(0, 4096)
+            if not data:
+                self.open = False
+            self.pending += data
+        if self.pending:
+            self.pending = self.pending[dp.feed_console(self.pending):]
+
+
+def _readable_fd(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
 
 
 def _stream(out, dp) -> None:

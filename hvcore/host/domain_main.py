@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(fileno=args.sock)
 
     from hvcore.hypercalls import load_families
-    from hvcore.scheduler import run_domain
+    from hvcore.inbox import Inbox
+    from hvcore.scheduler import run_domain, start_inbox_waiter
     from loaders.elf import LoaderError, load_kernel
     from loaders.pv_builder import build_pv_domain
 
@@ -66,10 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dom.console_backend = lambda: os.eventfd_write(args.notify, 1)
     dom.console_io_allowed = not args.no_console_io
+    dom.inbox = Inbox(senders=1, name=f"hv-d{dom.domid}-inbox")   # sender 0: the host
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
-                "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid()},
-         [dom.ram.fd, dom.hv_region.fd])
+                "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid(),
+                "console_evtchn": dom.console_evtchn, "store_evtchn": dom.store_evtchn},
+         [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd])
+    start_inbox_waiter(dom)
     reason = run_domain(dom)
     send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                 "hypercalls": sum(v.hypercalls_made for v in dom.vcpus),

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hvcore.inbox import SET_PENDING, Outbox, Request
 from hvcore.memory import PAGE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -32,6 +33,7 @@ class DomainProcess:
     console_out: bytearray = field(default_factory=bytearray)
     hypervisor_console: bytearray = field(default_factory=bytearray)
     shutdown: dict | None = None
+    outbox: "Outbox | None" = None
     _buffer: bytes = b""
 
     @property
@@ -43,7 +45,7 @@ class DomainProcess:
         self.sock.setblocking(block)
         out = []
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 4)
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 8)
         except BlockingIOError:
             return out
         if not data:
@@ -59,8 +61,9 @@ class DomainProcess:
         event = message["event"]
         if event == "built":
             self.info = message
-            ram_fd = fds[0]
+            ram_fd, _hv_fd, inbox_fd, inbox_eventfd = fds
             self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
+            self.outbox = Outbox(inbox_fd, os.dup(inbox_eventfd), sender=0)
             for fd in fds:
                 os.close(fd)
         elif event == "console_io":
@@ -98,6 +101,26 @@ class DomainProcess:
         self.console_out += data
         return data
 
+    def send_event(self, port: int) -> None:
+        """Ask the domain's process to mark `port` pending (we never write its bitmaps)."""
+        self.outbox.post(Request(SET_PENDING, port))
+
+    def feed_console(self, data: bytes) -> int:
+        """Console daemon work: put input in the guest's ring (in[1024] @0, in_cons
+        @3072, in_prod @3076) and notify its console port. Returns bytes taken."""
+        base = self.info["console_pfn"] * PAGE_SIZE
+        cons = int.from_bytes(self.ram[base + 3072:base + 3076], "little")
+        prod = int.from_bytes(self.ram[base + 3076:base + 3080], "little")
+        room = 1024 - ((prod - cons) & 0xFFFFFFFF)
+        taken = data[:max(0, room)]
+        for i, byte in enumerate(taken):
+            self.ram[base + ((prod + i) & 1023)] = byte
+        if taken:
+            # data before the index: the guest must never see in_prod ahead of its bytes
+            self.ram[base + 3076:base + 3080] = ((prod + len(taken)) & 0xFFFFFFFF).to_bytes(4, "little")
+            self.send_event(self.info["console_evtchn"])
+        return len(taken)
+
     # ---- life and death ----------------------------------------------------------
     def wait(self, timeout: float | None = None) -> int:
         code = self.proc.wait(timeout)
@@ -114,6 +137,9 @@ class DomainProcess:
     def close(self) -> None:
         self.kill()
         self.proc.wait()
+        if self.outbox is not None:
+            self.outbox.close()
+            os.close(self.outbox.eventfd)
         if self.ram is not None:
             self.ram.close()
         self.sock.close()
