@@ -36,8 +36,12 @@ def canonical(domid: int, path: str) -> str:
     return f"{domain_path(domid)}/{path}"
 
 
-def is_valid_node_path(path: str) -> bool:
-    """An absolute node path that xenstored accepts."""
+def is_valid_node_path(path: str, *, privileged: bool = False) -> bool:
+    """An absolute node path that xenstored accepts.
+
+    Unprivileged callers are further held to XENSTORE_REL_PATH_MAX for the part
+    after /local/domain/<domid>/ (the whole path elsewhere), as C xenstored does.
+    """
     if not path.startswith("/") or "//" in path:
         return False
     if path.endswith("/") and path != "/":
@@ -45,7 +49,7 @@ def is_valid_node_path(path: str) -> bool:
     if len(path) > XENSTORE_ABS_PATH_MAX:
         return False
     local = _LOCAL_PREFIX.match(path)
-    if len(path) - (local.end() if local else 0) > XENSTORE_REL_PATH_MAX:
+    if not privileged and len(path) - (local.end() if local else 0) > XENSTORE_REL_PATH_MAX:
         return False
     return set(path) <= _ALLOWED
 
@@ -56,13 +60,14 @@ def is_valid_special(path: str) -> bool:
             and set(path) <= _ALLOWED)
 
 
-def resolve(domid: int, path: str, *, allow_special: bool = False) -> str:
+def resolve(domid: int, path: str, *, allow_special: bool = False,
+            privileged: bool = False) -> str:
     """The canonical absolute path, or XsError("EINVAL") if it breaks the rules."""
     full = canonical(domid, path)
     if allow_special and is_special(full):
         valid = is_valid_special(full)
     else:
-        valid = is_valid_node_path(full)
+        valid = is_valid_node_path(full, privileged=privileged)
     if not valid:
         raise XsError("EINVAL", f"bad path {path[:64]!r}")
     return full

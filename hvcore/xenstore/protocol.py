@@ -307,7 +307,8 @@ class XenStore:
     def _watch(self, conn, caller, tx, msg) -> bytes:
         raw, token = _args(msg.payload, 2)
         relative = not raw.startswith("/") and not paths.is_special(raw)
-        path = paths.resolve(caller.domid, raw, allow_special=True)
+        path = paths.resolve(caller.domid, raw, allow_special=True,
+                             privileged=caller.privileged)
         if any(wt.path == path and wt.token == token for wt in conn.watches):
             raise XsError("EEXIST", "watch already set")
         if not caller.privileged and \

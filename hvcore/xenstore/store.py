@@ -137,7 +137,7 @@ class _Op:
         self.tree = tx.tree if tx is not None else store.tree
 
     def resolve(self, path: str) -> str:
-        return paths.resolve(self.caller.domid, path)
+        return paths.resolve(self.caller.domid, path, privileged=self.caller.privileged)
 
     def get(self, path: str) -> Node | None:
         """Read a node; inside a transaction this makes it part of the conflict set."""
