@@ -64,6 +64,8 @@ class ByteRing:
 
     def read(self) -> bytes:
         """Consume everything available (in up to two chunks around the wrap)."""
+        if not self.sane():
+            return b""
         cons, available = self.cons, self.used()
         chunks = []
         while available:
@@ -77,6 +79,8 @@ class ByteRing:
 
     def write(self, data: bytes) -> int:
         """Produce as much of `data` as fits; returns how many bytes went in."""
+        if not self.sane():
+            return 0
         prod, room = self.prod, w.XENSTORE_RING_SIZE - self.used()
         written = 0
         while written < len(data) and room:
@@ -112,7 +116,7 @@ class _RingEnd:
 
     def _receive(self) -> list[bytes]:
         """Complete messages from the inbound ring (FrameError on an oversized one)."""
-        if not self.inbound.used():
+        if not self.inbound.sane() or not self.inbound.used():
             return []
         data = self.inbound.read()
         self._notify = True
