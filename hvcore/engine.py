@@ -18,9 +18,12 @@ Two pieces of the engine's internal CPU state are reached directly (see `_LiveCp
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import struct
+import threading
+import time
 
 from dataclasses import dataclass, field
 
@@ -164,6 +167,7 @@ class Engine:
         self.iret_frame_paddr = 0
         self._inline_hooks: list = []
         self._install_hooks()
+        self._install_preemption()
 
     # ---- memory -------------------------------------------------------------------
     def map_host_memory(self, paddr: int, size: int, host_addr: int) -> None:
@@ -224,12 +228,12 @@ class Engine:
         return self.cpu.cpl
 
     # ---- running ------------------------------------------------------------------
-    def run(self, rip: int, timeout_us: int = 0) -> Exit:
-        """Run from `rip` until a trap, a stop request or the end of the time slice."""
+    def run(self, rip: int) -> Exit:
+        """Run from `rip` until a trap or a kick (the slice timer's, or anyone's)."""
         self._pending.exit = None
         self.cpu.old_exception.value = -1
         try:
-            self.uc.emu_start(rip, self.stop_address, timeout=timeout_us)
+            self.uc.emu_start(rip, self.stop_address)
         except UcError as err:
             if self._pending.exit is None:
                 return Exit(EXIT_ENGINE_ERROR, detail=str(err),
@@ -237,11 +241,40 @@ class Engine:
         self.cpu.old_exception.value = -1
         return self._pending.exit or Exit(EXIT_TIMEOUT)
 
+    @contextlib.contextmanager
+    def time_slice(self, slice_us: int):
+        """Kick this engine `slice_us` from now, however many runs the slice takes."""
+        token = _SLICE_TIMER.arm(self, slice_us)
+        try:
+            yield
+        finally:
+            _SLICE_TIMER.disarm(token)
+
     def kick(self) -> None:
-        """Stop the running guest soon (callable from another thread)."""
-        if self._pending.exit is None:
-            self._pending.exit = Exit(EXIT_STOPPED)
-        self.uc.emu_stop()
+        """Stop the running guest at its next block boundary (from any thread).
+
+        Never `emu_stop()` from another thread: the engine may then resume a block from
+        its start and repeat instructions already done (unicorn issue #1105; we saw
+        memory adds applied twice). The C block hook stops cleanly instead."""
+        self._preempt[0] = 1
+
+    def _install_preemption(self) -> None:
+        from unicorn import UC_HOOK_BLOCK
+        from hvcore.native import preempt_library
+        lib = preempt_library()
+        uch = ctypes.cast(self.uc._uch, ctypes.c_void_p)
+        self._preempt = lib.hv_preempt_register(uch)
+        if not self._preempt:
+            raise EngineError("too many engines in one process for the preemption hook")
+        hook_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                                     ctypes.c_void_p)
+        self._block_hook = hook_type(("hv_block_hook", lib))
+        self.uc._Uc__do_hook_add(UC_HOOK_BLOCK, self._block_hook, 1, 0)
+        self._uch = uch
+
+    def close(self) -> None:
+        from hvcore.native import preempt_library
+        preempt_library().hv_preempt_unregister(self._uch)
 
     # ---- hooks: record, stop, never raise --------------------------------------------
     def _install_hooks(self) -> None:
@@ -329,6 +362,45 @@ class Engine:
     def _on_unmapped(self, access: int, address: int, size: int, value: int) -> bool:
         self._record(Exit(EXIT_UNMAPPED, address=address, detail=f"access={access} size={size}"))
         return False
+
+
+class _SliceTimer:
+    """One thread per process that ends time slices by setting the engines' preempt
+    flags (the C block hook then stops them cleanly); it never touches an engine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._deadlines: dict[int, tuple[float, Engine]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, engine: "Engine", timeout_us: int) -> int:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="hv-slices", daemon=True)
+                self._thread.start()
+            self._next += 1
+            self._deadlines[self._next] = (time.monotonic() + timeout_us / 1e6, engine)
+            self._lock.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._lock:
+            self._deadlines.pop(token, None)
+
+    def _loop(self) -> None:
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, engine) in list(self._deadlines.items()):
+                    if deadline <= now:
+                        engine.kick()
+                        del self._deadlines[token]
+                soonest = min((d for d, _ in self._deadlines.values()), default=None)
+                self._lock.wait(None if soonest is None else max(0.0, soonest - now))
+
+
+_SLICE_TIMER = _SliceTimer()
 
 
 def reg_ids() -> dict[str, int]:

@@ -32,8 +32,6 @@ DR6_RESET = 0xFFFF0FF0
 DR7_RESET = 0x00000400
 DR6_BS = 1 << 14          # single step
 
-_UNCAUGHT = "Unhandled CPU exception"
-
 # Xen's forced-emulation prefix: ud2a; .ascii "xen"
 XEN_EMULATE_PREFIX = b"\x0f\x0bxen"
 
@@ -109,7 +107,6 @@ class VCPU:
         self.zero_page = 0
         self.traps_taken = 0
         self.hypercalls_made = 0
-        self._uncaught = 0
 
     # ---- register access --------------------------------------------------------
     def reg(self, r: int) -> int:
@@ -209,48 +206,11 @@ class VCPU:
     def run_slice(self, slice_us: int) -> None:
         """Run guest code for up to `slice_us` microseconds, servicing every trap."""
         from hvcore.arch.x86.pv import traps   # late: traps imports this module
-        deadline = time.monotonic() + slice_us / 1e6
-        while self.runnable():
-            traps.deliver_pending_events(self)
-            left = int((deadline - time.monotonic()) * 1e6)
-            if left <= 0:
-                return
-            start_rip = self.rip
-            exit = self.engine.run(start_rip, timeout_us=left)
-            if exit.kind in (eng.EXIT_TIMEOUT, eng.EXIT_STOPPED):
-                exit = self._skipped_hook(start_rip)
-                if exit is None:
+        with self.engine.time_slice(slice_us):
+            while self.runnable():
+                traps.deliver_pending_events(self)
+                exit = self.engine.run(self.rip)
+                if exit.kind in (eng.EXIT_TIMEOUT, eng.EXIT_STOPPED):
                     return
-            elif exit.kind == eng.EXIT_ENGINE_ERROR and exit.detail.startswith(_UNCAUGHT):
-                # our INTR hook takes every vector: an uncaught exception means the stop
-                # made the engine skip it. A fault leaves RIP on the instruction: rerun.
-                self._uncaught += 1
-                if self._uncaught < 3:
-                    continue
-            self._uncaught = 0
-            self.traps_taken += 1
-            traps.handle_exit(self, exit)
-
-    def _skipped_hook(self, start_rip: int) -> "eng.Exit | None":
-        """Undo the engine's habit of skipping hooks while a stop is pending.
-
-        When the slice timer fires during an instruction we hook, the engine runs it
-        without the hook. A `syscall` or `int $0x82` ends its block, so RIP is right
-        after it: service the hypercall now, as the hook would have. A `cpuid` that ended
-        its block is rerun (no other effect); one inside a block goes unseen (a known gap:
-        the engine has no CPUID faulting).
-        """
-        rip = self.rip
-        if rip == start_rip:
-            return None                      # nothing ran: nothing can have been skipped
-        try:
-            before = self.read_virt(rip - 3, 3)
-        except paging.PageFault:
-            return None
-        if before[1:] == b"\x0f\xa2":
-            self.rip = rip - 2               # cpuid: run it again, with its hook
-        elif before[1:] == b"\x0f\x05":
-            return eng.Exit(eng.EXIT_SYSCALL)
-        elif before[1:] == b"\xcd\x82" and not self.is_64bit:
-            return eng.Exit(eng.EXIT_TRAP, vector=0x82)
-        return None
+                self.traps_taken += 1
+                traps.handle_exit(self, exit)

@@ -24,6 +24,7 @@ def iret(v, *_):
 def _iret64(v) -> None:
     rsp = v.reg(X.UC_X86_REG_RSP)
     rax, r11, rcx, flags, rip, cs, rflags, usp, ss = struct.unpack("<9Q", v.read_virt(rsp, 72))
+    cs, ss = cs & 0xFFFF, ss & 0xFFFF     # bounce frames carry the saved upcall mask above CS
     if (cs & 3) == 3 and v.state.kernel_mode:
         if not v.state.guest_table_user:
             raise GuestCrash("iret to user mode with no user page tables (NEW_USER_BASEPTR)")
@@ -47,6 +48,7 @@ def _iret64(v) -> None:
 def _iret32(v) -> None:
     esp = v.reg(X.UC_X86_REG_ESP) & 0xFFFFFFFF
     eax, eip, cs, eflags = struct.unpack("<4I", v.read_virt(esp, 16))
+    cs &= 0xFFFF                          # bits 16-23 of a bounce frame's CS: saved mask
     v.upcall_mask = 0 if eflags & EFLAGS_IF else 1
     if eflags & EFLAGS_VM:
         raise GuestCrash("iret to virtual-8086 mode is not supported")

@@ -1,0 +1,65 @@
+/*
+ * Preemption at block boundaries, for hvcore's engine wrapper.
+ *
+ * Stopping the engine from another thread (emu_stop, or emu_start's timeout) can
+ * land in the middle of a translated block and leave the PC at the block's start,
+ * so instructions already executed, memory writes included, run again on resume.
+ * A stop requested from inside a block hook happens before the block runs, which is
+ * always clean. Python cannot be that hook (0.8 us per block), so this one is C:
+ * it reads a flag that the slice timer sets and only then calls uc_emu_stop.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_MAX_ENGINES 64
+
+typedef int (*uc_emu_stop_fn)(void *uc);
+
+struct hv_slot {
+    void *uc;
+    volatile int32_t preempt;   /* set by the slice timer, cleared here */
+};
+
+static struct hv_slot slots[HV_MAX_ENGINES];
+static uc_emu_stop_fn emu_stop;
+
+/* Python hands us unicorn's uc_emu_stop, so we need not link against it. */
+void hv_preempt_init(uc_emu_stop_fn stop)
+{
+    emu_stop = stop;
+}
+
+/* A slot for this engine; its `preempt` word is what the timer sets. */
+volatile int32_t *hv_preempt_register(void *uc)
+{
+    for (int i = 0; i < HV_MAX_ENGINES; i++) {
+        if (slots[i].uc == NULL || slots[i].uc == uc) {
+            slots[i].uc = uc;
+            slots[i].preempt = 0;
+            return &slots[i].preempt;
+        }
+    }
+    return NULL;
+}
+
+void hv_preempt_unregister(void *uc)
+{
+    for (int i = 0; i < HV_MAX_ENGINES; i++)
+        if (slots[i].uc == uc)
+            slots[i].uc = NULL;
+}
+
+/* UC_HOOK_BLOCK callback: void (uc_engine *, uint64_t address, uint32_t size, void *) */
+void hv_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
+{
+    (void)address; (void)size; (void)user_data;
+    for (int i = 0; i < HV_MAX_ENGINES; i++) {
+        if (slots[i].uc == uc) {
+            if (slots[i].preempt) {
+                slots[i].preempt = 0;
+                emu_stop(uc);
+            }
+            return;
+        }
+    }
+}
