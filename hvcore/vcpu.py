@@ -110,10 +110,10 @@ class VCPU:
 
     # ---- register access --------------------------------------------------------
     def reg(self, r: int) -> int:
-        return self.engine.uc.reg_read(r)
+        return self.engine.reg(r)
 
     def set_reg(self, r: int, v: int) -> None:
-        self.engine.uc.reg_write(r, v)
+        self.engine.set_reg(r, v)
 
     @property
     def is_64bit(self) -> bool:
