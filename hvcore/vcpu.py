@@ -107,6 +107,7 @@ class VCPU:
         self.zero_page = 0
         self.traps_taken = 0
         self.hypercalls_made = 0
+        self._tlb: dict[tuple[int, int], tuple[int, bool]] = {}
 
     # ---- register access --------------------------------------------------------
     def reg(self, r: int) -> int:
@@ -141,7 +142,32 @@ class VCPU:
         return self.reg(X.UC_X86_REG_CR3)
 
     # ---- guest virtual memory ---------------------------------------------------
+    def flush_tlb(self) -> None:
+        """After any page-table change: the engine's TLB and our own translation cache."""
+        self.engine.flush_tlb()
+        self._tlb.clear()
+
     def translate(self, va: int, access: int = paging.ACCESS_READ) -> int:
+        """As `_walk`, through a small cache of page translations (cleared on flush_tlb;
+        every guest page-table change goes through a hypercall that flushes)."""
+        key = (self.cr3, va >> 12)
+        hit = self._tlb.get(key)
+        if hit is not None and (hit[1] or access != paging.ACCESS_WRITE):
+            return hit[0] | (va & 0xFFF)
+        paddr = self._walk(va, access)
+        if len(self._tlb) > 4096:
+            self._tlb.clear()
+        self._tlb[key] = (paddr & ~0xFFF, access == paging.ACCESS_WRITE or self._tlb_writable(va))
+        return paddr
+
+    def _tlb_writable(self, va: int) -> bool:
+        try:
+            self._walk(va, paging.ACCESS_WRITE)
+            return True
+        except paging.PageFault:
+            return False
+
+    def _walk(self, va: int, access: int = paging.ACCESS_READ) -> int:
         """Guest virtual -> guest physical through the live page tables (raises PageFault).
 
         The hypervisor touches guest memory with supervisor rights, as Xen does (ring 0),

@@ -101,7 +101,7 @@ def write_pte(v, pte_paddr: int, val: int) -> int:
     if new is None:
         return -E.EINVAL
     v.domain.mem.write_u64(pte_paddr, new)
-    v.engine.flush_tlb()
+    v.flush_tlb()
     return 0
 
 
@@ -195,7 +195,7 @@ def new_guest_cr3(v, mfn: int) -> int:
             install_compat_l2_slots(v.domain, top & P.PADDR_MASK)
         v.state.guest_table = table
         v.set_reg(X.UC_X86_REG_CR3, make_compat_l4(v, table))
-    v.engine.flush_tlb()
+    v.flush_tlb()
     return 0
 
 
@@ -237,7 +237,7 @@ def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
     if cmd in (XEN.MMUEXT_TLB_FLUSH_LOCAL, XEN.MMUEXT_INVLPG_LOCAL, XEN.MMUEXT_TLB_FLUSH_MULTI,
                XEN.MMUEXT_INVLPG_MULTI, XEN.MMUEXT_TLB_FLUSH_ALL, XEN.MMUEXT_INVLPG_ALL,
                XEN.MMUEXT_FLUSH_CACHE, XEN.MMUEXT_FLUSH_CACHE_GLOBAL):
-        v.engine.flush_tlb()
+        v.flush_tlb()
         return 0
     if cmd == XEN.MMUEXT_SET_LDT:
         if arg2 > 8192 or arg1 & 0xFFF:
@@ -248,11 +248,13 @@ def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
         if not v.domain.is_ram_pfn(arg1):
             return -E.EINVAL
         v.domain.mem.zero(arg1 << 12, 4096)
+        v.flush_tlb()            # the page may have been a page table
         return 0
     if cmd == XEN.MMUEXT_COPY_PAGE:
         if not (v.domain.is_ram_pfn(arg1) and v.domain.is_ram_pfn(arg2)):
             return -E.EINVAL
         v.domain.mem.write(arg1 << 12, v.domain.mem.read(arg2 << 12, 4096))
+        v.flush_tlb()
         return 0
     return -E.ENOSYS
 
