@@ -54,3 +54,36 @@ def test_bad_options(guests, args, needle):
 
 def test_no_command():
     _assert_one_line_exit_2(run_hv(), "hv")
+
+
+def _config(tmp_path, body: str) -> Path:
+    path = tmp_path / "web.cfg"
+    path.write_text(body)
+    return path
+
+
+def test_run_from_a_config_file(guests, tmp_path):
+    cfg = _config(tmp_path, f'name = "web"\nkernel = "{kernel("pv64", "hello")}"\n'
+                            'memory = 48\nextra = "from=config"\n')
+    result = run_hv("run", cfg)
+    assert result.code == 0, result.stderr
+    assert 'cmd_line "from=config"' in result.stdout
+    assert "hv: d1 (web) poweroff" in result.stderr
+
+
+def test_config_mistake_names_file_line_and_key(guests, tmp_path):
+    cfg = _config(tmp_path, f'name = "web"\nkernel = "{kernel("pv64", "hello")}"\n'
+                            'memroy = 48\n')
+    _assert_one_line_exit_2(run_hv("run", cfg), "web.cfg:3", "memroy", "memory")
+
+
+def test_config_override_with_bad_value(guests, tmp_path):
+    cfg = _config(tmp_path, f'name = "web"\nkernel = "{kernel("pv64", "hello")}"\n')
+    _assert_one_line_exit_2(run_hv("run", cfg, "memory=lots"), "memory")
+
+
+def test_config_with_missing_kernel_starts_nothing(tmp_path):
+    cfg = _config(tmp_path, 'name = "web"\nkernel = "nope.elf"\n')
+    result = run_hv("run", cfg)
+    _assert_one_line_exit_2(result, "web.cfg", "nope.elf")
+    assert result.stdout == ""

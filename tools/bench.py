@@ -513,8 +513,9 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " hypervisor -> guest transition, loop overhead included (a few instructions)."
         " The `reference` rows have no target: they show what one exit to Python and"
         " re-entry costs on a bare engine, the floor under every round trip, with and"
-        " without the `timeout=` argument of `emu_start` that hvcore's run loop passes"
-        " (unicorn then starts and joins a polling thread on every call)."
+        " without the `timeout=` argument of `emu_start` (unicorn then starts and joins a"
+        " polling thread on every call; hvcore does not use it: its time slices end at a"
+        " block boundary through a C block hook, see hvcore/native/preempt.c)."
         " Compare two reports only at a similar load average (see Machine): on this"
         " 2-CPU machine other work shifts both the ratios and the round trips.",
         "",

@@ -29,11 +29,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hv", description="hvcore: a Xen-style hypervisor on Unicorn")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="boot a PV kernel in the foreground")
-    run.add_argument("kernel", help="Xen PV kernel (ELF with Xen notes)")
-    run.add_argument("--memory", type=_positive_int, default=64, metavar="MiB",
-                     help="guest memory in MiB (default 64)")
-    run.add_argument("--cmdline", default="", help="kernel command line")
+    run = sub.add_parser("run", help="boot a PV kernel (or an xl.cfg file) in the foreground")
+    run.add_argument("kernel", metavar="CONFIG|KERNEL",
+                     help="Xen PV kernel (ELF with Xen notes), or a domain config in xl.cfg syntax")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                     help="config settings, as xl accepts them after the config file")
+    run.add_argument("--memory", type=_positive_int, default=None, metavar="MiB",
+                     help="guest memory in MiB (default 64, or the config's)")
+    run.add_argument("--cmdline", default=None, help="kernel command line")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after this many seconds (exit 124)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
@@ -66,10 +69,10 @@ def cmd_run(args) -> int:
 
     if not os.path.isfile(args.kernel):
         raise BadInput(f"hv: {args.kernel}: no such file")
-    name = args.name or os.path.splitext(os.path.basename(args.kernel))[0]
+    kernel, name, memory, cmdline = _what_to_boot(args)
     start = time.monotonic()
     try:
-        dp = spawn_domain(args.kernel, 1, name, args.memory, args.cmdline)
+        dp = spawn_domain(kernel, 1, name, memory, cmdline)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
     out = sys.stdout.buffer
@@ -119,6 +122,29 @@ def _readable_fd(fd: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def _what_to_boot(args) -> tuple[str, str, int, str]:
+    """(kernel, name, memory MiB, cmdline) from a kernel file or an xl.cfg file;
+    options given on the command line win over the config's."""
+    with open(args.kernel, "rb") as f:
+        is_elf = f.read(4) == b"\x7fELF"
+    if is_elf:
+        if args.overrides:
+            raise BadInput(f"hv: {args.overrides[0]}: KEY=VALUE settings need a config file")
+        name = args.name or os.path.splitext(os.path.basename(args.kernel))[0]
+        return args.kernel, name, args.memory or 64, args.cmdline or ""
+    from hvcore.toolstack import ConfigError, load_config
+    try:
+        cfg = load_config(args.kernel, args.overrides)
+    except ConfigError as err:
+        raise BadInput(f"hv: {err}")
+    if cfg.type != "pv":
+        raise BadInput(f"hv: {args.kernel}: type '{cfg.type}' is not supported yet (pv only)")
+    for warning in cfg.warnings:
+        sys.stderr.write(f"hv: {warning}\n")
+    cmdline = args.cmdline if args.cmdline is not None else (cfg.cmdline or "")
+    return str(cfg.kernel), args.name or cfg.name, args.memory or cfg.memory, cmdline
 
 
 def _stream(out, dp) -> None:
