@@ -76,8 +76,9 @@ class Domain:
     invalid_m2p_page: int = 0
     iret_frames: int = 0
     shutdown_code: int | None = None
-    # set when another process (dom0's console daemon) serves the console ring
-    console_backend: Callable[[], None] | None = None
+    # set when another process (dom0) serves the console and xenstore rings: called
+    # when the guest notifies one of those ports
+    backend_notify: Callable[[int], None] | None = None
     # release builds of Xen refuse console_io writes from unprivileged domains (-EPERM)
     console_io_allowed: bool = True
     # requests from other processes (hvcore.inbox), applied by this process only
@@ -92,17 +93,18 @@ class Domain:
         return None
 
     # ---- the PV console ring (xencons_interface in the console page) ---------------
-    def kick_console(self) -> None:
-        """The guest notified its console port: tell the backend, or serve it here."""
-        if self.console_backend is not None:
-            self.console_backend()
-        else:
+    def kick_backend(self, port: int) -> None:
+        """The guest notified its console or xenstore port: tell dom0, or (console only,
+        when there is no dom0) serve the console ring here."""
+        if self.backend_notify is not None:
+            self.backend_notify(port)
+        elif port == self.console_evtchn:
             self.drain_console()
 
     def drain_console(self) -> None:
         """Copy what the guest wrote to its console ring out, and free the ring
         (only when no other process serves the ring: one writer per index)."""
-        if not self.console_pfn or self.console_backend is not None:
+        if not self.console_pfn or self.backend_notify is not None:
             return
         base = self.console_pfn * PAGE_SIZE
         out_cons = self.mem.read_u32(base + 3080)

@@ -75,6 +75,8 @@ def cmd_run(args) -> int:
         dp = spawn_domain(kernel, 1, name, memory, cmdline)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
+    from hvcore.xenstore import XenStore
+    dp.attach_xenstore(XenStore())      # this private host's xenstored
     out = sys.stdout.buffer
     deadline = start + args.timeout if args.timeout else None
     timed_out = False
@@ -148,10 +150,12 @@ def _what_to_boot(args) -> tuple[str, str, int, str]:
 
 
 def _stream(out, dp) -> None:
-    """Guest console output as it comes: the hypervisor console, then the ring."""
-    before = len(dp.hypervisor_console)
+    """dom0's round: answer xenstore, then the guest's console output as it comes
+    (the hypervisor console, then the ring)."""
+    dp.service_xenstore()
     dp.pump()
-    data = bytes(dp.hypervisor_console[before:]) + dp.drain_console()
+    data = bytes(dp.hypervisor_console[dp.console_io_shown:]) + dp.drain_console()
+    dp.console_io_shown = len(dp.hypervisor_console)
     if data:
         out.write(data)
         out.flush()

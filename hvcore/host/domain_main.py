@@ -4,8 +4,8 @@ Started by `hvcore.host.domain_process.spawn_domain` as
     python -m hvcore.host.domain_main --sock FD --notify FD --domid N --name NAME ...
 It sends, over the Unix socket FD: a "built" message with the guest RAM and hypervisor
 memfds attached (SCM_RIGHTS), then a "shutdown" message; its exit code is `hv run`'s.
-The console ring is left to the other side (dom0's console daemon): this process only
-signals the notify eventfd when the guest kicks its console port.
+The console and xenstore rings are served by the other side (dom0): this process only
+signals the notify eventfd when the guest kicks one of those ports.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except LoaderError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
-    dom.console_backend = lambda: os.eventfd_write(args.notify, 1)
+    dom.backend_notify = lambda port: os.eventfd_write(args.notify, 1)
     dom.console_io_allowed = not args.no_console_io
     dom.inbox = Inbox(senders=1, name=f"hv-d{dom.domid}-inbox")   # sender 0: the host
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,

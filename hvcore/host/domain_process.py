@@ -32,8 +32,10 @@ class DomainProcess:
     ram: mmap.mmap | None = None
     console_out: bytearray = field(default_factory=bytearray)
     hypervisor_console: bytearray = field(default_factory=bytearray)
+    console_io_shown: int = 0          # how much of hypervisor_console a viewer has shown
     shutdown: dict | None = None
     outbox: "Outbox | None" = None
+    xenstore: "_XenstoreLink | None" = None
     _buffer: bytes = b""
 
     @property
@@ -121,6 +123,29 @@ class DomainProcess:
             self.send_event(self.info["console_evtchn"])
         return len(taken)
 
+    # ---- xenstored, served over the guest's ring page ---------------------------
+    def attach_xenstore(self, server) -> None:
+        """Give this domain xl's xenstore layout and serve its ring from `server`."""
+        from hvcore.xenstore import Connection, ServerRing, populate_domain
+        info = self.info
+        page = memoryview(self.ram)[info["store_pfn"] * PAGE_SIZE:(info["store_pfn"] + 1) * PAGE_SIZE]
+        ring = ServerRing(page)
+        ring.advertise()
+        populate_domain(server.store, self.domid, self.name,
+                        memory_kb=info["nr_pages"] * 4, store_port=info["store_evtchn"],
+                        store_ring_ref=info["store_pfn"], console_port=info["console_evtchn"],
+                        console_ring_ref=info["console_pfn"])
+        conn = server.connect(Connection(self.domid, send=ring.send))
+        server.introduce(self.domid, info["store_pfn"], info["store_evtchn"])
+        self.xenstore = _XenstoreLink(server, ring, conn, page)
+
+    def service_xenstore(self) -> None:
+        """Answer what the guest put on its xenstore ring; kick it if the ring moved."""
+        from hvcore.xenstore import service_ring
+        link = self.xenstore
+        if link is not None and service_ring(link.ring, link.server, link.conn):
+            self.send_event(self.info["store_evtchn"])
+
     # ---- life and death ----------------------------------------------------------
     def wait(self, timeout: float | None = None) -> int:
         code = self.proc.wait(timeout)
@@ -137,6 +162,11 @@ class DomainProcess:
     def close(self) -> None:
         self.kill()
         self.proc.wait()
+        if self.xenstore is not None:
+            self.xenstore.server.disconnect(self.xenstore.conn)
+            self.xenstore.ring.page.release()
+            self.xenstore.page.release()
+            self.xenstore = None
         if self.outbox is not None:
             self.outbox.close()
             os.close(self.outbox.eventfd)
@@ -144,6 +174,14 @@ class DomainProcess:
             self.ram.close()
         self.sock.close()
         os.close(self.notify_fd)
+
+
+@dataclass
+class _XenstoreLink:
+    server: object
+    ring: object
+    conn: object
+    page: memoryview
 
 
 def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,

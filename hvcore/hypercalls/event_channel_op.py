@@ -185,8 +185,8 @@ def event_channel_op(v, cmd, arg, *_):
         ch = chans.get(port)
         if ch is None or ch.state == ECS_RESERVED:
             return -E.EINVAL
-        if port == dom.console_evtchn:
-            dom.kick_console()
+        if port in (dom.console_evtchn, dom.store_evtchn):
+            dom.kick_backend(port)
         elif ch.state == ECS_IPI:
             set_pending(dom, port)
         elif ch.state == ECS_INTERDOMAIN:
