@@ -171,7 +171,10 @@ class DomainProcess:
             self.outbox.close()
             os.close(self.outbox.eventfd)
         if self.ram is not None:
-            self.ram.close()
+            try:
+                self.ram.close()
+            except BufferError:
+                pass    # a ring object still views the pages; unmapped with its last view
         self.sock.close()
         os.close(self.notify_fd)
 
