@@ -32,9 +32,13 @@ class HvResult:
     stderr: str
 
 
-def run_hv(*args: str, timeout: float = 120, input: str | None = None) -> HvResult:
-    """Run `hv` exactly as a user would (a fresh process, real CLI); `input` is its stdin."""
+def run_hv(*args: str, timeout: float = 120, input: str | None = None,
+           env: dict | None = None) -> HvResult:
+    """Run `hv` exactly as a user would (a fresh process, real CLI); `input` is its stdin,
+    `env` extra environment (e.g. HV_STATE_DIR for a private host)."""
+    import os
     proc = subprocess.run([sys.executable, "-m", "tools.hv", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
-                          input=input if input is not None else "")
+                          input=input if input is not None else "",
+                          env={**os.environ, **(env or {})})
     return HvResult(proc.returncode, proc.stdout, proc.stderr)

@@ -7,6 +7,7 @@ Exit codes: 0 guest powered off, 1 crashed, 3 rebooted, 124 timed out, 2 bad inp
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,6 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after this many seconds (exit 124)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
+    sub.add_parser("up", help="start the host (dom0) in the background")
+    sub.add_parser("down", help="destroy every domain and stop the host")
+    create = sub.add_parser("create", help="create a domain from an xl.cfg file")
+    create.add_argument("config", help="domain config in xl.cfg syntax")
+    create.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    create.add_argument("-c", dest="console", action="store_true",
+                        help="attach to the console once created")
+    create.add_argument("-p", dest="paused", action="store_true", help="leave it paused")
+    lister = sub.add_parser("list", help="list domains (xl's columns)")
+    lister.add_argument("-l", dest="long", action="store_true", help="JSON, one object per domain")
+    for name, text in (("console", "attach to a domain's console (Ctrl-] detaches)"),
+                       ("destroy", "stop a domain at once"),
+                       ("pause", "pause a domain"), ("unpause", "unpause a domain"),
+                       ("reboot", "ask a domain to reboot (control/shutdown)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("dom", help="domain name or id")
+    shut = sub.add_parser("shutdown", help="ask a domain to power off (control/shutdown)")
+    shut.add_argument("-w", dest="wait", action="store_true", help="wait until it is gone")
+    shut.add_argument("dom", help="domain name or id")
+    sub.add_parser("dmesg", help="the hypervisor's log")
     return parser
 
 
@@ -179,12 +200,106 @@ def _report(dp, name: str, wall: float, timed_out: bool) -> int:
     return _EXIT_FOR_REASON.get(reason, EXIT_CRASH)
 
 
+def cmd_host(args) -> int:
+    """The toolstack commands, answered by the host."""
+    from hvcore.host import client
+    try:
+        return _host_command(args, client)
+    except client.HostError as err:
+        sys.stderr.write(f"hv {args.command}: {err}\n")
+        return EXIT_BAD_INPUT
+
+
+def _host_command(args, client) -> int:
+    cmd = args.command
+    if cmd == "up":
+        client.start_host(client.state_dir())
+        return 0
+    if cmd == "down":
+        try:
+            client.request("down")
+        except client.HostError:
+            pass            # not running: nothing to stop
+        return 0
+    if cmd == "create":
+        path = os.path.abspath(args.config)
+        reply = client.request("create", start=True, config=path, overrides=args.overrides)
+        if args.paused:
+            client.request("pause", dom=reply["domid"])
+        sys.stderr.write(f"hv: created d{reply['domid']} ({reply['name']})\n")
+        return _console(client, reply["domid"]) if args.console else 0
+    if cmd == "list":
+        rows = client.request("list")["domains"]
+        if args.long:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(f"{'Name':<32} {'ID':>5} {'Mem':>5} {'VCPUs':>5} {'State':>6} {'Time(s)':>9}")
+            for r in rows:
+                print(f"{r['name']:<32} {r['id']:>5} {r['mem']:>5} {r['vcpus']:>5} "
+                      f"{r['state'] + '-----':>6} {r['time']:>9.1f}")
+        return 0
+    if cmd == "dmesg":
+        print("\n".join(client.request("dmesg")["lines"]))
+        return 0
+    if cmd == "console":
+        return _console(client, args.dom)
+    if cmd in ("shutdown", "reboot"):
+        client.request("shutdown", dom=args.dom,
+                       reason="reboot" if cmd == "reboot" else "poweroff")
+        if cmd == "shutdown" and args.wait:
+            while any(str(args.dom) in (str(r["id"]), r["name"])
+                      for r in client.request("list")["domains"]):
+                time.sleep(0.1)
+        return 0
+    client.request(cmd, dom=args.dom)      # destroy, pause, unpause
+    return 0
+
+
+def _console(client, dom) -> int:
+    """Attach: the guest's output so far and as it comes; input to its ring.
+    In a terminal, raw mode; Ctrl-] detaches."""
+    import select
+    import termios
+    import tty
+    sock = client.connect()
+    client.exchange(sock, {"op": "console", "dom": dom})
+    out = sys.stdout.buffer
+    tty_in = sys.stdin.isatty()
+    saved = termios.tcgetattr(0) if tty_in else None
+    if tty_in:
+        tty.setraw(0)
+    try:
+        stdin_open = True
+        while True:
+            fds = [sock] + ([0] if stdin_open else [])
+            ready, _, _ = select.select(fds, [], [])
+            if sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    break               # the domain is gone
+                out.write(data)
+                out.flush()
+            if 0 in ready:
+                data = os.read(0, 1024)
+                if not data:
+                    stdin_open = False
+                elif b"\x1d" in data:     # Ctrl-]
+                    break
+                else:
+                    sock.sendall(data)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        sock.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "run":
             return cmd_run(args)
-        raise BadInput(f"hv: unknown command {args.command}")
+        return cmd_host(args)
     except BadInput as err:
         sys.stderr.write(f"{err}\n")
         return EXIT_BAD_INPUT

@@ -1,0 +1,265 @@
+"""The host: dom0's process. It creates and reaps domain processes and runs the backends
+for all of them (the console daemon and xenstored), and answers the `hv` tools on a Unix
+socket that only its owner may use.
+
+    python -m hvcore.host.supervisor --state DIR
+
+Protocol: one JSON object per line each way. Requests: {"op": "create", "config": PATH,
+"overrides": [...]}, {"op": "list"}, {"op": "shutdown"|"destroy"|"pause"|"unpause",
+"dom": ID-or-NAME}, {"op": "console", "dom": ...} (the connection then carries the
+domain's console both ways, raw), {"op": "dmesg"}, {"op": "down"}. Replies: {"ok": true,
+...} or {"ok": false, "error": "one line"}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvcore.host.domain_process import DomainProcess, DomainStartError, spawn_domain
+
+SOCKET_NAME = "host.sock"
+
+
+@dataclass
+class Guest:
+    """A running domain as the host sees it."""
+    dp: DomainProcess
+    config: object
+    started: float = field(default_factory=time.monotonic)
+    log: object = None
+    consoles: list[socket.socket] = field(default_factory=list)
+    paused: bool = False
+
+
+class Host:
+    def __init__(self, state: Path) -> None:
+        from hvcore.xenstore import XenStore
+        self.state = state
+        self.xenstore = XenStore()
+        self.guests: dict[int, Guest] = {}
+        self.clients: dict[socket.socket, bytes] = {}
+        self.dmesg: list[str] = []
+        self.next_domid = 1
+        self.running = True
+        old = os.umask(0o077)           # the socket is for its owner only
+        try:
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            path = state / SOCKET_NAME
+            if path.exists():
+                path.unlink()
+            self.listener.bind(str(path))
+        finally:
+            os.umask(old)
+        self.listener.listen(16)
+        self.log(f"host up, state in {state}")
+
+    def log(self, line: str) -> None:
+        self.dmesg.append(f"[{time.strftime('%H:%M:%S')}] {line}")
+
+    # ---- the loop ------------------------------------------------------------------
+    def serve(self) -> None:
+        while self.running:
+            try:
+                self._round()
+            except Exception as err:   # noqa: BLE001 - the host outlives any one failure
+                from hvcore.crash import describe_bug
+                self.log(f"host: {describe_bug(err)}")
+        self._shutdown_all()
+
+    def _round(self) -> None:
+        """Wait for a client, a domain message or a backend kick; then do the work."""
+        waits = [self.listener, *(c for c in self.clients if c.fileno() >= 0)]
+        for g in self.guests.values():
+            waits += [g.dp.sock, g.dp.notify_fd]
+        ready, _, _ = select.select(waits, [], [], 0.05)
+        if self.listener in ready:
+            conn, _ = self.listener.accept()
+            self.clients[conn] = b""
+        for conn in [c for c in ready if c in self.clients]:
+            self._client_readable(conn)
+        self._backends()
+        self._reap()
+
+    def _backends(self) -> None:
+        """Console daemon and xenstored work for every domain."""
+        for g in list(self.guests.values()):
+            g.dp.service_xenstore()
+            g.dp.pump()
+            data = bytes(g.dp.hypervisor_console[g.dp.console_io_shown:]) + g.dp.drain_console()
+            g.dp.console_io_shown = len(g.dp.hypervisor_console)
+            if data:
+                g.log.write(data)
+                g.log.flush()
+                for c in list(g.consoles):
+                    try:
+                        c.sendall(data)
+                    except OSError:
+                        g.consoles.remove(c)
+
+    def _reap(self) -> None:
+        """Notice dead domain processes, whatever killed them, and clean up after them."""
+        from hvcore.xenstore import DOM0
+        for domid, g in list(self.guests.items()):
+            code = g.dp.proc.poll()
+            if code is None:
+                continue
+            g.dp.pump()
+            reason = (g.dp.shutdown or {}).get("reason") or f"died (exit status {code})"
+            self.log(f"d{domid} ({g.dp.name}) {reason}")
+            report = (g.dp.shutdown or {}).get("crash_report")
+            if report:
+                self.dmesg.extend(report.splitlines())
+            for c in list(g.consoles):
+                self._drop(c)
+            try:
+                self.xenstore.store.rm(DOM0, f"/local/domain/{domid}")
+            except Exception:   # noqa: BLE001 - already gone is fine
+                pass
+            g.log.close()
+            g.dp.close()
+            del self.guests[domid]
+
+    # ---- requests ------------------------------------------------------------------
+    def _client_readable(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        if any(conn in g.consoles for g in self.guests.values()):
+            self._console_input(conn, data)
+            return
+        buf = self.clients[conn] + data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            self.clients[conn] = buf
+            try:
+                reply = self._request(conn, json.loads(line))
+            except Exception as err:   # noqa: BLE001 - one bad request must not stop the host
+                reply = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+            if reply is not None:
+                conn.sendall(json.dumps(reply).encode() + b"\n")
+        self.clients[conn] = buf
+
+    def _drop(self, conn: socket.socket) -> None:
+        for g in self.guests.values():
+            if conn in g.consoles:
+                g.consoles.remove(conn)
+        self.clients.pop(conn, None)
+        conn.close()
+
+    def _find(self, dom) -> Guest:
+        for domid, g in self.guests.items():
+            if str(dom) in (str(domid), g.dp.name):
+                return g
+        raise LookupError(f"no domain {dom!r}")
+
+    def _request(self, conn: socket.socket, req: dict) -> dict | None:
+        op = req.get("op")
+        if op == "create":
+            return self._create(req)
+        if op == "list":
+            return {"ok": True, "domains": [self._row(d, g) for d, g in sorted(self.guests.items())]}
+        if op == "dmesg":
+            return {"ok": True, "lines": self.dmesg}
+        if op == "down":
+            self.running = False
+            return {"ok": True}
+        g = self._find(req.get("dom"))
+        if op == "destroy":
+            g.dp.kill()
+            self.log(f"d{g.dp.domid} ({g.dp.name}) destroyed")
+            return {"ok": True}
+        if op == "shutdown":
+            return self._graceful(g, req.get("reason", "poweroff"))
+        if op in ("pause", "unpause"):
+            g.dp.proc.send_signal(signal.SIGSTOP if op == "pause" else signal.SIGCONT)
+            g.paused = op == "pause"
+            return {"ok": True}
+        if op == "console":
+            conn.sendall(json.dumps({"ok": True}).encode() + b"\n")
+            log = self.state / f"d{g.dp.domid}.log"
+            conn.sendall(log.read_bytes())         # what the guest said so far
+            g.consoles.append(conn)
+            return None
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _create(self, req: dict) -> dict:
+        from hvcore.toolstack import ConfigError, load_config
+        try:
+            cfg = load_config(req["config"], req.get("overrides", []))
+        except ConfigError as err:
+            return {"ok": False, "error": str(err)}
+        if any(g.dp.name == cfg.name for g in self.guests.values()):
+            return {"ok": False, "error": f"a domain named {cfg.name!r} already exists"}
+        if cfg.type != "pv":
+            return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv only)"}
+        domid = self.next_domid
+        try:
+            dp = spawn_domain(str(cfg.kernel), domid, cfg.name, cfg.memory, cfg.cmdline or "")
+        except DomainStartError as err:
+            return {"ok": False, "error": str(err)}
+        self.next_domid += 1
+        dp.attach_xenstore(self.xenstore)
+        log = open(self.state / f"d{domid}.log", "ab")
+        self.guests[domid] = Guest(dp, cfg, log=log)
+        self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
+        return {"ok": True, "domid": domid, "name": cfg.name}
+
+    def _graceful(self, g: Guest, reason: str) -> dict:
+        """xl's shutdown: ask through control/shutdown; the guest's PV driver acts on it."""
+        from hvcore.xenstore import DOM0
+        if reason not in ("poweroff", "reboot"):
+            return {"ok": False, "error": f"bad shutdown reason {reason!r}"}
+        self.xenstore.store.write(DOM0, f"/local/domain/{g.dp.domid}/control/shutdown",
+                                  reason.encode())
+        return {"ok": True}
+
+    def _row(self, domid: int, g: Guest) -> dict:
+        return {"name": g.dp.name, "id": domid, "mem": g.config.memory,
+                "vcpus": g.config.vcpus, "state": "p" if g.paused else "r",
+                "time": round(time.monotonic() - g.started, 1), "pid": g.dp.pid}
+
+    def _console_input(self, conn: socket.socket, data: bytes) -> None:
+        for g in self.guests.values():
+            if conn in g.consoles:
+                g.dp.feed_console(data)
+
+    def _shutdown_all(self) -> None:
+        for g in self.guests.values():
+            g.dp.kill()
+        self._reap_all()
+        self.listener.close()
+        (self.state / SOCKET_NAME).unlink(missing_ok=True)
+
+    def _reap_all(self) -> None:
+        deadline = time.monotonic() + 5
+        while self.guests and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--state", required=True)
+    args = parser.parse_args(argv)
+    from hvcore.host.domain_main import set_process_name
+    set_process_name("hv: host")
+    state = Path(args.state)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    Host(state).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The `hv` toolstack against a real host process: create, list, console, destroy,
+shutdown, dmesg, down; domains in their own processes; the host keeps going."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import kernel, run_hv
+
+
+@pytest.fixture
+def host(tmp_path, guests):
+    env = {"HV_STATE_DIR": str(tmp_path / "state")}
+    hv = lambda *a, **kw: run_hv(*a, env=env, **kw)
+    assert hv("up").code == 0
+    yield hv, tmp_path
+    hv("down")
+
+
+def _cfg(tmp_path, name, kern, extra=""):
+    path = tmp_path / f"{name}.cfg"
+    path.write_text(f'name = "{name}"\nkernel = "{kern}"\nmemory = 32\n{extra}')
+    return path
+
+
+def _domains(hv):
+    return json.loads(hv("list", "-l").stdout)
+
+
+def _wait_gone(hv, name, limit=20.0):
+    deadline = time.monotonic() + limit
+    while any(d["name"] == name for d in _domains(hv)):
+        assert time.monotonic() < deadline, f"{name} still listed"
+        time.sleep(0.1)
+
+
+def test_create_list_console_and_exit(host):
+    hv, tmp = host
+    state = tmp / "state"
+    assert os.stat(state / "host.sock").st_mode & 0o077 == 0      # owner only
+    created = hv("create", _cfg(tmp, "web", kernel("pv64", "echo")))
+    assert created.code == 0, created.stderr
+    rows = _domains(hv)
+    assert [(r["name"], r["id"], r["mem"]) for r in rows] == [("web", 1, 32)]
+    assert open(f"/proc/{rows[0]['pid']}/comm").read().strip() == "hv: d1 web"
+    table = hv("list").stdout.splitlines()
+    assert table[0].split() == ["Name", "ID", "Mem", "VCPUs", "State", "Time(s)"]
+    console = hv("console", "web", input="over the host\nquit\n", timeout=30)
+    assert "echo: over the host" in console.stdout and "echo: PASS" in console.stdout
+    _wait_gone(hv, "web")
+    log = hv("dmesg").stdout
+    assert "d1 (web) created" in log and "d1 (web) poweroff" in log
+    assert "echo: PASS" in (state / "d1.log").read_text()
+
+
+def test_sigkill_of_one_domain_leaves_the_others_running(host):
+    hv, tmp = host
+    assert hv("create", _cfg(tmp, "victim", kernel("pv64", "loop"),
+                             'extra = "iters=1000000000000"\n')).code == 0
+    assert hv("create", _cfg(tmp, "survivor", kernel("pv32", "echo"))).code == 0
+    victim = next(d for d in _domains(hv) if d["name"] == "victim")
+    os.kill(victim["pid"], signal.SIGKILL)
+    _wait_gone(hv, "victim")
+    assert "d1 (victim) died" in hv("dmesg").stdout
+    console = hv("console", "survivor", input="still here\nquit\n", timeout=30)
+    assert "echo: still here" in console.stdout and "echo: PASS" in console.stdout
+
+
+def test_destroy_and_duplicate_names(host):
+    hv, tmp = host
+    cfg = _cfg(tmp, "once", kernel("pv64", "loop"), 'extra = "iters=1000000000000"\n')
+    assert hv("create", cfg).code == 0
+    dup = hv("create", cfg)
+    assert dup.code == 2 and "already exists" in dup.stderr
+    assert hv("destroy", "once").code == 0
+    _wait_gone(hv, "once")
+    missing = hv("destroy", "nobody")
+    assert missing.code == 2 and "nobody" in missing.stderr
+
+
+def test_bad_config_starts_nothing(host):
+    hv, tmp = host
+    bad = tmp / "bad.cfg"
+    bad.write_text(f'name = "bad"\nkernel = "{kernel("pv64", "hello")}"\nmemroy = 3\n')
+    result = hv("create", bad)
+    assert result.code == 2
+    assert result.stderr.strip().count("\n") == 0 and "bad.cfg:3" in result.stderr
+    assert _domains(hv) == []
+
+
+def test_commands_without_a_host_say_so(tmp_path):
+    result = run_hv("list", env={"HV_STATE_DIR": str(tmp_path / "none")})
+    assert result.code == 2 and "no host is running" in result.stderr
