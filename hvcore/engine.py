@@ -223,11 +223,21 @@ class Engine:
         self.cpu.old_exception.value = -1
         self.uc.ctl_remove_cache(rip, rip + 1)
         cr2 = self.uc.reg_read(X.UC_X86_REG_CR2)
-        self._pending.exit = None
-        try:
-            self.uc.emu_start(self.iret_stub, rip)
-        except UcError as err:
-            raise EngineError(f"guest entry by iret to {cs:#x}:{rip:#x} failed: {err}")
+        # A kick (slice end) would stop the stub before its iretq: set it aside, and
+        # give it back once we have landed so the slice still ends on time.
+        kicked = self._preempt[0]
+        for _attempt in range(4):
+            self._preempt[0] = 0
+            self._pending.exit = None
+            try:
+                self.uc.emu_start(self.iret_stub, rip)
+            except UcError as err:
+                raise EngineError(f"guest entry by iret to {cs:#x}:{rip:#x} failed: {err}")
+            if self.uc.reg_read(X.UC_X86_REG_RIP) != self.iret_stub:
+                break
+            kicked = 1                      # stopped before the iretq ran: again
+        if kicked:
+            self._preempt[0] = 1
         self.cpu.old_exception.value = -1
         landed = self.uc.reg_read(X.UC_X86_REG_RIP) == rip
         exit = self._pending.exit
