@@ -93,3 +93,21 @@ def test_bad_config_starts_nothing(host):
 def test_commands_without_a_host_say_so(tmp_path):
     result = run_hv("list", env={"HV_STATE_DIR": str(tmp_path / "none")})
     assert result.code == 2 and "no host is running" in result.stderr
+
+
+def test_on_poweroff_restart_and_xenstore_cli(host):
+    hv, tmp = host
+    cfg = _cfg(tmp, "again", kernel("pv64", "hello"), 'on_poweroff = "restart"\n')
+    assert hv("create", cfg).code == 0
+    deadline = time.monotonic() + 20
+    while "not restarting" not in (log := hv("dmesg").stdout):
+        assert time.monotonic() < deadline, log
+        time.sleep(0.2)
+    assert log.count("(again) created") == 2        # once, then one restart, then no more
+    assert "(again) restarting (poweroff)" in log
+    # xenstore from the tools, as dom0
+    assert hv("xenstore", "write", "/tool/key", "v1").code == 0
+    assert hv("xenstore", "read", "/tool/key").stdout.strip() == "v1"
+    assert '/tool/key = "v1"' in hv("xenstore", "ls", "/tool").stdout
+    missing = hv("xenstore", "read", "/tool/none")
+    assert missing.code == 2 and "ENOENT" in missing.stderr

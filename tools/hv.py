@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     shut.add_argument("-w", dest="wait", action="store_true", help="wait until it is gone")
     shut.add_argument("dom", help="domain name or id")
     sub.add_parser("dmesg", help="the hypervisor's log")
+    sub.add_parser("info", help="about the host")
+    xs = sub.add_parser("xenstore", help="read and change the host's xenstore (as dom0)")
+    xs.add_argument("sub", choices=["ls", "read", "write", "rm", "perms"])
+    xs.add_argument("path", nargs="?", default="/")
+    xs.add_argument("value", nargs="*", help="value (write) or permissions like n0 r1 (perms)")
     return parser
 
 
@@ -241,6 +246,12 @@ def _host_command(args, client) -> int:
     if cmd == "dmesg":
         print("\n".join(client.request("dmesg")["lines"]))
         return 0
+    if cmd == "info":
+        for key, value in client.request("info")["info"].items():
+            print(f"{key:<16}: {value}")
+        return 0
+    if cmd == "xenstore":
+        return _xenstore(client, args)
     if cmd == "console":
         return _console(client, args.dom)
     if cmd in ("shutdown", "reboot"):
@@ -252,6 +263,25 @@ def _host_command(args, client) -> int:
                 time.sleep(0.1)
         return 0
     client.request(cmd, dom=args.dom)      # destroy, pause, unpause
+    return 0
+
+
+def _xenstore(client, args) -> int:
+    req = {"sub": args.sub, "path": args.path}
+    if args.sub == "write":
+        if len(args.value) != 1:
+            raise BadInput("hv xenstore write: give one PATH and one VALUE")
+        req["value"] = args.value[0]
+    if args.sub == "perms":
+        req["perms"] = args.value
+    reply = client.request("xenstore", **req)
+    if args.sub == "read":
+        print(reply["value"])
+    elif args.sub == "ls":
+        for path, value in reply["tree"]:
+            print(f'{path} = "{value}"')
+    elif args.sub == "perms":
+        print(" ".join(reply["perms"]))
     return 0
 
 

@@ -48,6 +48,7 @@ class Host:
         self.clients: dict[socket.socket, bytes] = {}
         self.dmesg: list[str] = []
         self.next_domid = 1
+        self.restarted: dict[str, float] = {}    # name -> when it was last restarted
         self.running = True
         old = os.umask(0o077)           # the socket is for its owner only
         try:
@@ -114,6 +115,7 @@ class Host:
             g.dp.pump()
             reason = (g.dp.shutdown or {}).get("reason") or f"died (exit status {code})"
             self.log(f"d{domid} ({g.dp.name}) {reason}")
+            action = self._action(g, reason)
             report = (g.dp.shutdown or {}).get("crash_report")
             if report:
                 self.dmesg.extend(report.splitlines())
@@ -126,6 +128,8 @@ class Host:
             g.log.close()
             g.dp.close()
             del self.guests[domid]
+            if action == "restart":
+                self._restart(g, reason)
 
     # ---- requests ------------------------------------------------------------------
     def _client_readable(self, conn: socket.socket) -> None:
@@ -175,6 +179,10 @@ class Host:
         if op == "down":
             self.running = False
             return {"ok": True}
+        if op == "xenstore":
+            return self._xenstore(req)
+        if op == "info":
+            return {"ok": True, "info": self._info()}
         g = self._find(req.get("dom"))
         if op == "destroy":
             g.dp.kill()
@@ -204,6 +212,9 @@ class Host:
             return {"ok": False, "error": f"a domain named {cfg.name!r} already exists"}
         if cfg.type != "pv":
             return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv only)"}
+        return self._start(cfg)
+
+    def _start(self, cfg) -> dict:
         domid = self.next_domid
         try:
             dp = spawn_domain(str(cfg.kernel), domid, cfg.name, cfg.memory, cfg.cmdline or "")
@@ -216,6 +227,32 @@ class Host:
         self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
         return {"ok": True, "domid": domid, "name": cfg.name}
 
+    RESTART_WINDOW_S = 10.0
+
+    def _restart(self, g: Guest, reason: str) -> None:
+        """Start the domain again from its config, unless it keeps dying at once: like xl,
+        no second restart within the window of the last one."""
+        name = g.dp.name
+        last = self.restarted.get(name)
+        if last is not None and time.monotonic() - last < self.RESTART_WINDOW_S:
+            self.log(f"{name}: restarted less than {self.RESTART_WINDOW_S:.0f}s ago; not restarting")
+            return
+        self.restarted[name] = time.monotonic()
+        self.log(f"d{g.dp.domid} ({name}) restarting ({reason})")
+        reply = self._start(g.config)
+        if not reply.get("ok"):
+            self.log(f"{name}: restart failed: {reply.get('error')}")
+
+    @staticmethod
+    def _action(g: Guest, reason: str) -> str:
+        """What the config says to do now (on_poweroff/on_reboot/on_crash...). A domain
+        killed from outside is gone: nothing to restart. `preserve` keeps nothing here
+        (the process is gone), so it is treated as destroy, with its log kept."""
+        key = {"poweroff": "on_poweroff", "reboot": "on_reboot", "crash": "on_crash",
+               "watchdog": "on_watchdog", "soft_reset": "on_soft_reset"}.get(reason)
+        action = getattr(g.config, key, "destroy") if key else "destroy"
+        return "restart" if action in ("restart", "rename-restart", "coredump-restart") else "destroy"
+
     def _graceful(self, g: Guest, reason: str) -> dict:
         """xl's shutdown: ask through control/shutdown; the guest's PV driver acts on it."""
         from hvcore.xenstore import DOM0
@@ -224,6 +261,47 @@ class Host:
         self.xenstore.store.write(DOM0, f"/local/domain/{g.dp.domid}/control/shutdown",
                                   reason.encode())
         return {"ok": True}
+
+    def _xenstore(self, req: dict) -> dict:
+        """`hv xenstore ...`: the store as dom0 sees it."""
+        from hvcore.xenstore import DOM0, Perm, XsError
+        store, path, sub = self.xenstore.store, req.get("path", "/"), req.get("sub")
+        try:
+            if sub == "read":
+                return {"ok": True, "value": store.read(DOM0, path).decode("latin-1")}
+            if sub == "write":
+                store.write(DOM0, path, req["value"].encode("latin-1"))
+                return {"ok": True}
+            if sub == "rm":
+                store.rm(DOM0, path)
+                return {"ok": True}
+            if sub == "ls":
+                return {"ok": True, "tree": self._tree(path)}
+            if sub == "perms":
+                if req.get("perms"):
+                    store.set_perms(DOM0, path, tuple(Perm.parse(p) for p in req["perms"]))
+                return {"ok": True, "perms": [str(p) for p in store.get_perms(DOM0, path)]}
+        except XsError as err:
+            return {"ok": False, "error": f"{path}: {err.name}"}
+        return {"ok": False, "error": f"unknown xenstore operation {sub!r}"}
+
+    def _tree(self, path: str) -> list[list[str]]:
+        """[(path, value)] for the node and everything below it, depth first."""
+        from hvcore.xenstore import DOM0
+        store = self.xenstore.store
+        out = [[path, store.read(DOM0, path).decode("latin-1")]]
+        for child in store.directory(DOM0, path):
+            out += self._tree(path.rstrip("/") + "/" + child)
+        return out
+
+    def _info(self) -> dict:
+        import platform
+        import unicorn
+        from hvcore.arch.x86.pv.cpuid import XEN_VERSION
+        return {"host": platform.node(), "xen_version": "%d.%d" % XEN_VERSION,
+                "hypervisor": "hvcore (unicorn %s)" % unicorn.__version__,
+                "nr_cpus": os.cpu_count(), "domains": len(self.guests),
+                "state": str(self.state), "python": platform.python_version()}
 
     def _row(self, domid: int, g: Guest) -> dict:
         return {"name": g.dp.name, "id": domid, "mem": g.config.memory,
