@@ -15,6 +15,7 @@ from hvcore.memory import FrameAllocator, MemoryRegion, PhysicalMemory, PAGE_SHI
 from hvcore.time import DomainTime
 
 if TYPE_CHECKING:
+    from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
     from hvcore.vcpu import VCPU
 
@@ -84,6 +85,8 @@ class Domain:
     # requests from other processes (hvcore.inbox), applied by this process only
     inbox: "Inbox | None" = None
     inbox_drained: threading.Event = field(default_factory=threading.Event)
+    # the link to the host (interdomain event channels), when the domain has its process
+    host: "HostLink | None" = None
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:

@@ -39,13 +39,11 @@ def next_deadline_ns(dom: "Domain") -> int | None:
 
 def apply_requests(dom: "Domain") -> None:
     """Requests other processes posted to this domain (only we write our event state)."""
-    from hvcore import inbox as ib
     from hvcore.hypercalls import event_channel_op as ev
     if dom.inbox is None:
         return
     for req in dom.inbox.drain():
-        if req.kind == ib.SET_PENDING and 0 < req.port < ev.max_ports(dom):
-            ev.set_pending(dom, req.port)
+        ev.peer_event(dom, req.kind, req.port, req.arg)
     dom.inbox_drained.set()
 
 

@@ -16,6 +16,8 @@ import os
 import socket
 import sys
 
+INBOX_SENDERS = 16          # ring 0 for the host, the others for peer domains
+
 EXIT_CODES = {"poweroff": 0, "reboot": 3, "crash": 1, "watchdog": 1, "suspend": 0,
               "soft_reset": 3}
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(fileno=args.sock)
 
     from hvcore.hypercalls import load_families
+    from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
     from hvcore.scheduler import run_domain, start_inbox_waiter
     from loaders.elf import LoaderError, load_kernel
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dom.backend_notify = lambda port: os.eventfd_write(args.notify, 1)
     dom.console_io_allowed = not args.no_console_io
-    dom.inbox = Inbox(senders=1, name=f"hv-d{dom.domid}-inbox")   # sender 0: the host
+    dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")  # 0: the host
+    dom.host = HostLink(sock)
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
                 "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid(),

@@ -35,6 +35,8 @@ class DomainProcess:
     console_io_shown: int = 0          # how much of hypervisor_console a viewer has shown
     shutdown: dict | None = None
     outbox: "Outbox | None" = None
+    inbox_fds: tuple[int, int] | None = None   # to introduce this domain to its peers
+    on_event: "object | None" = None           # host's handler for channel messages
     xenstore: "_XenstoreLink | None" = None
     _buffer: bytes = b""
 
@@ -66,6 +68,7 @@ class DomainProcess:
             ram_fd, _hv_fd, inbox_fd, inbox_eventfd = fds
             self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
             self.outbox = Outbox(inbox_fd, os.dup(inbox_eventfd), sender=0)
+            self.inbox_fds = (os.dup(inbox_fd), os.dup(inbox_eventfd))
             for fd in fds:
                 os.close(fd)
         elif event == "console_io":
@@ -74,6 +77,19 @@ class DomainProcess:
             self.shutdown = message
         elif event == "error":
             raise DomainStartError(message["message"])
+        elif event in ("evtchn_unbound", "evtchn_closed", "bind"):
+            if self.on_event is not None:
+                self.on_event(self, message)
+            elif event == "bind":
+                self.send({"reply": True, "errno": 3})     # ESRCH: no other domains here
+
+    def send(self, message: dict, fds: list[int] | None = None) -> None:
+        """To the domain process (replies, peer introductions)."""
+        data = json.dumps(message).encode() + b"\n"
+        if fds:
+            socket.send_fds(self.sock, [data], fds)
+        else:
+            self.sock.sendall(data)
 
     def pump(self, block: bool = False) -> bool:
         """Handle what the domain process sent; False once it has gone away."""
@@ -170,6 +186,11 @@ class DomainProcess:
         if self.outbox is not None:
             self.outbox.close()
             os.close(self.outbox.eventfd)
+            self.outbox = None
+        if self.inbox_fds is not None:
+            for fd in self.inbox_fds:
+                os.close(fd)
+            self.inbox_fds = None
         if self.ram is not None:
             try:
                 self.ram.close()

@@ -49,6 +49,11 @@ class Host:
         self.dmesg: list[str] = []
         self.next_domid = 1
         self.restarted: dict[str, float] = {}    # name -> when it was last restarted
+        # interdomain event channels: who offers which unbound port to whom, what is bound,
+        # and which ring of a receiver's inbox each sender writes
+        self.unbound: dict[tuple[int, int], int] = {}
+        self.bound: dict[tuple[int, int], tuple[int, int]] = {}
+        self.slots: dict[int, dict[int, int]] = {}
         self.running = True
         old = os.umask(0o077)           # the socket is for its owner only
         try:
@@ -121,6 +126,7 @@ class Host:
                 self.dmesg.extend(report.splitlines())
             for c in list(g.consoles):
                 self._drop(c)
+            self._forget_channels(domid)
             try:
                 self.xenstore.store.rm(DOM0, f"/local/domain/{domid}")
             except Exception:   # noqa: BLE001 - already gone is fine
@@ -222,10 +228,73 @@ class Host:
             return {"ok": False, "error": str(err)}
         self.next_domid += 1
         dp.attach_xenstore(self.xenstore)
+        dp.on_event = self._channel_event
         log = open(self.state / f"d{domid}.log", "ab")
         self.guests[domid] = Guest(dp, cfg, log=log)
         self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
         return {"ok": True, "domid": domid, "name": cfg.name}
+
+    # ---- interdomain event channels ----------------------------------------------
+    def _channel_event(self, dp: DomainProcess, msg: dict) -> None:
+        me, event = dp.domid, msg["event"]
+        if event == "evtchn_unbound":
+            self.unbound[(me, msg["port"])] = msg["remote"]
+        elif event == "evtchn_closed":
+            self.unbound.pop((me, msg["port"]), None)
+            peer = self.bound.pop((me, msg["port"]), None)
+            if peer is not None:
+                self.bound.pop(peer, None)
+                self.unbound[peer] = me       # its end waits for us again, as in Xen
+        elif event == "bind":
+            dp.send({"reply": True, "errno": self._bind(dp, msg)})
+
+    def _bind(self, dp: DomainProcess, msg: dict) -> int:
+        """Xen's rule for bind_interdomain: the remote port must be unbound and offered to
+        us. Returns 0 or a Xen errno; on success both processes can post to each other."""
+        from hvcore.inbox import PEER_BOUND, Request
+        a, b, port_b, port_a = dp.domid, msg["remote_dom"], msg["remote_port"], msg["local_port"]
+        other = self.guests.get(b)
+        if other is None or b == a:
+            return 3                           # ESRCH
+        if self.unbound.get((b, port_b)) != a:
+            return 22                          # EINVAL: not unbound, or not for us
+        slot_in_b, slot_in_a = self._slot(b, a), self._slot(a, b)
+        if slot_in_b is None or slot_in_a is None:
+            return 28                          # ENOSPC: too many peers
+        del self.unbound[(b, port_b)]
+        self.bound[(b, port_b)], self.bound[(a, port_a)] = (a, port_a), (b, port_b)
+        other.dp.send({"event": "peer", "domid": a, "slot": slot_in_a}, list(dp.inbox_fds))
+        dp.send({"event": "peer", "domid": b, "slot": slot_in_b}, list(other.dp.inbox_fds))
+        other.dp.outbox.post(Request(PEER_BOUND, port_b, (a << 32) | port_a))
+        self.log(f"evtchn: d{a} port {port_a} <-> d{b} port {port_b}")
+        return 0
+
+    def _slot(self, receiver: int, sender: int) -> int | None:
+        from hvcore.host.domain_main import INBOX_SENDERS
+        slots = self.slots.setdefault(receiver, {})
+        if sender not in slots:
+            free = set(range(1, INBOX_SENDERS)) - set(slots.values())
+            if not free:
+                return None
+            slots[sender] = min(free)
+        return slots[sender]
+
+    def _forget_channels(self, dead: int) -> None:
+        """A dead domain's channels: the other ends become unbound, as Xen closes them."""
+        from hvcore.inbox import PEER_CLOSED, Request
+        for (dom, port), (peer, peer_port) in list(self.bound.items()):
+            if dom == dead:
+                del self.bound[(dom, port)]
+                self.bound.pop((peer, peer_port), None)
+                self.unbound[(peer, peer_port)] = dead
+                other = self.guests.get(peer)
+                if other is not None:
+                    other.dp.outbox.post(Request(PEER_CLOSED, peer_port))
+        for key in [k for k in self.unbound if k[0] == dead]:
+            del self.unbound[key]
+        self.slots.pop(dead, None)
+        for slots in self.slots.values():
+            slots.pop(dead, None)
 
     RESTART_WINDOW_S = 10.0
 

@@ -115,6 +115,38 @@ def _bind_new(v, arg, out_offset: int, ch: Channel) -> int:
     return 0
 
 
+def _bind_remote(v, arg, remote_dom: int, remote_port: int) -> int:
+    """bind_interdomain to another domain: the host checks Xen's rule (the remote port
+    is unbound and offered to us) and links our processes' inboxes."""
+    dom = v.domain
+    if dom.host is None:
+        return -E.ESRCH
+    rc = _bind_new(v, arg, 8, Channel(ECS_INTERDOMAIN, remote_dom=remote_dom,
+                                         remote_port=remote_port))
+    if rc:
+        return rc
+    local = struct.unpack("<I", v.read_virt(arg + 8, 4))[0]
+    reply = dom.host.ask({"event": "bind", "remote_dom": remote_dom,
+                          "remote_port": remote_port, "local_port": local})
+    if reply.get("errno"):
+        del _channels(dom)[local]
+        return -reply["errno"]
+    set_pending(dom, local)       # as Xen: a notification may have been lost meanwhile
+    return 0
+
+
+def peer_event(dom, kind: int, port: int, arg: int) -> None:
+    """A request from a peer's process (applied by us: our event state is ours)."""
+    from hvcore import inbox as ib
+    ch = _channels(dom).get(port)
+    if kind == ib.SET_PENDING and 0 < port < max_ports(dom):
+        set_pending(dom, port)
+    elif kind == ib.PEER_BOUND and ch is not None and ch.state == ECS_UNBOUND:
+        ch.state, ch.remote_dom, ch.remote_port = ECS_INTERDOMAIN, arg >> 32, arg & 0xFFFFFFFF
+    elif kind == ib.PEER_CLOSED and ch is not None and ch.state == ECS_INTERDOMAIN:
+        ch.state, ch.remote_port = ECS_UNBOUND, 0
+
+
 def _own(dom, domid: int) -> int | None:
     """DOMID_SELF or our own id -> our id; other domains are not reachable from here."""
     return dom.domid if domid in (XEN.DOMID_SELF, dom.domid) else None
@@ -161,14 +193,18 @@ def event_channel_op(v, cmd, arg, *_):
         _dom, remote = _rw(v, arg, "<HH")
         if _own(dom, _dom) is None:
             return -E.EPERM                   # only for oneself (dom0 may do others)
-        remote = _own(dom, remote)
-        if remote is None:
-            return -E.ESRCH                   # the only domain in this process
-        return _bind_new(v, arg, 4, Channel(ECS_UNBOUND, remote_dom=remote))
+        if _own(dom, remote) is None and dom.host is None:
+            return -E.ESRCH                   # no other domain is reachable from here
+        remote = _own(dom, remote) if _own(dom, remote) is not None else remote
+        rc = _bind_new(v, arg, 4, Channel(ECS_UNBOUND, remote_dom=remote))
+        if rc == 0 and remote != dom.domid:
+            port = struct.unpack("<I", v.read_virt(arg + 4, 4))[0]
+            dom.host.tell({"event": "evtchn_unbound", "port": port, "remote": remote})
+        return rc
     if cmd == EV.EVTCHNOP_bind_interdomain:   # { u16 remote_dom; u32 remote_port; port out }
         remote_dom, remote_port = _rw(v, arg, "<H2xI")
         if _own(dom, remote_dom) is None:
-            return -E.ESRCH
+            return _bind_remote(v, arg, remote_dom, remote_port)
         peer = chans.get(remote_port)
         if peer is None or peer.state != ECS_UNBOUND or peer.remote_dom != dom.domid:
             return -E.EINVAL
@@ -189,8 +225,11 @@ def event_channel_op(v, cmd, arg, *_):
             dom.kick_backend(port)
         elif ch.state == ECS_IPI:
             set_pending(dom, port)
-        elif ch.state == ECS_INTERDOMAIN:
+        elif ch.state == ECS_INTERDOMAIN and ch.remote_dom == dom.domid:
             set_pending(dom, ch.remote_port)
+        elif ch.state == ECS_INTERDOMAIN:
+            from hvcore import inbox as ib
+            dom.host.post(ch.remote_dom, ib.Request(ib.SET_PENDING, ch.remote_port))
         return 0
     if cmd == EV.EVTCHNOP_unmask:             # { port }
         (port,) = _rw(v, arg, "<I")
@@ -206,9 +245,15 @@ def event_channel_op(v, cmd, arg, *_):
         ch = chans.get(port)
         if ch is None or ch.state == ECS_RESERVED:
             return -E.EINVAL
-        peer = chans.get(ch.remote_port) if ch.state == ECS_INTERDOMAIN else None
+        remote = ch.state in (ECS_INTERDOMAIN, ECS_UNBOUND) and ch.remote_dom != dom.domid
+        peer = chans.get(ch.remote_port) if ch.state == ECS_INTERDOMAIN and not remote else None
         if peer is not None:
             peer.state, peer.remote_port = ECS_UNBOUND, 0   # the other end waits again
+        if remote and dom.host is not None:
+            if ch.state == ECS_INTERDOMAIN:
+                from hvcore import inbox as ib
+                dom.host.post(ch.remote_dom, ib.Request(ib.PEER_CLOSED, ch.remote_port))
+            dom.host.tell({"event": "evtchn_closed", "port": port})
         del chans[port]
         return 0
     if cmd == EV.EVTCHNOP_status:             # { u16 dom; u32 port; u32 status; u32 vcpu; union }

@@ -1,0 +1,90 @@
+/*
+ * pingpong: two domains exchange events over an interdomain event channel.
+ *   ping: role=1 peer=<domid>          allocates an unbound port offered to the peer
+ *   pong: role=2 peer=<domid> port=<p> binds to the ping domain's port p
+ * Then they take turns: pong sends first, each side waits for the other's event
+ * (SCHEDOP_poll on its port) and answers, `rounds=N` times (default 100).
+ * Each domain runs in its own process: every event crosses between processes.
+ */
+#include "guest.h"
+
+static void clear_pending(evtchn_port_t port)
+{
+    const unsigned int bits = sizeof(xen_ulong_t) * 8;
+    __atomic_and_fetch(&shared_info->evtchn_pending[port / bits],
+                       ~((xen_ulong_t)1 << (port % bits)), __ATOMIC_SEQ_CST);
+}
+
+static int pending(evtchn_port_t port)
+{
+    const unsigned int bits = sizeof(xen_ulong_t) * 8;
+    return (ACCESS_ONCE(shared_info->evtchn_pending[port / bits]) >> (port % bits)) & 1;
+}
+
+static void wait_event(evtchn_port_t port)
+{
+    struct sched_poll poll = { .nr_ports = 1, .timeout = 0 };
+    evtchn_port_t ports[1] = { port };
+
+    set_xen_guest_handle(poll.ports, ports);
+    while (!pending(port))
+        HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
+    clear_pending(port);
+}
+
+static void notify(evtchn_port_t port)
+{
+    struct evtchn_send send = { .port = port };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
+
+    CHECK(rc == 0, "EVTCHNOP_send(%u): %ld", port, rc);
+}
+
+static void pingpong_main(void)
+{
+    unsigned long role = 0, peer = 0, remote_port = 0, rounds = 100, max_tries = 200000, i;
+    evtchn_port_t port;
+    long rc;
+
+    map_shared_info();
+    CHECK(cmdline_get_ulong("role", &role) == 0 && (role == 1 || role == 2),
+          "need role=1 (ping) or role=2 (pong) on the command line");
+    CHECK(cmdline_get_ulong("peer", &peer) == 0, "need peer=<domid>");
+    cmdline_get_ulong("rounds", &rounds);
+    cmdline_get_ulong("tries", &max_tries);
+
+    if (role == 1) {
+        struct evtchn_alloc_unbound alloc = { .dom = DOMID_SELF, .remote_dom = peer };
+
+        rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
+        CHECK(rc == 0, "alloc_unbound for d%lu: %ld", peer, rc);
+        port = alloc.port;
+        printk("pingpong: ping offers port %u to d%lu\n", port, peer);
+    } else {
+        struct evtchn_bind_interdomain bind = { .remote_dom = peer };
+        unsigned int tries;
+
+        CHECK(cmdline_get_ulong("port", &remote_port) == 0, "need port=<remote port>");
+        bind.remote_port = remote_port;
+        /* the ping domain may not have offered its port yet: retry for a while */
+        for (tries = 0; ; tries++) {
+            rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bind);
+            if (rc == 0 || tries >= max_tries)
+                break;
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        }
+        CHECK(rc == 0, "bind_interdomain to d%lu port %lu: %ld", peer, remote_port, rc);
+        port = bind.local_port;
+        clear_pending(port);            /* Xen marks a new binding pending */
+        printk("pingpong: pong bound local port %u to d%lu port %lu\n",
+               port, peer, remote_port);
+        notify(port);                   /* the first ball */
+    }
+    for (i = 0; i < rounds; i++) {
+        wait_event(port);
+        notify(port);
+    }
+    printk("pingpong: %s exchanged %lu events\n", role == 1 ? "ping" : "pong", rounds);
+}
+
+DEFINE_KERNEL("pingpong", pingpong_main, 0);
