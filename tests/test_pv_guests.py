@@ -3,7 +3,8 @@ import pytest
 
 from conftest import ABIS, kernel, run_hv
 
-PASSING = ["hello", "traps", "usermode", "pagetables", "time", "privop", "xenver", "events"]
+PASSING = ["hello", "traps", "usermode", "pagetables", "time", "privop", "xenver", "events",
+           "xenstore"]
 
 
 @pytest.mark.parametrize("abi", ABIS)

@@ -71,24 +71,29 @@ def port_pending(dom, port: int) -> bool:
 
 
 def set_pending(dom, port: int) -> None:
-    """Xen's evtchn_set_pending for the 2-level ABI."""
+    """Xen's evtchn_set_pending for the 2-level ABI: the pending bit; if the port is not
+    masked, the selector bit and upcall_pending (waking a blocked vCPU); and in any case
+    the vCPUs polling this port (SCHEDOP_poll ignores masks)."""
     if _test(dom, 0, port):
         return
     _set(dom, 0, port, True)
     ch = _channels(dom).get(port)
     v = dom.vcpus[ch.vcpu if ch else 0]
-    if _test(dom, 1, port):
-        return
-    w = dom.word_size
-    sel_bit = port // (8 * w)
-    vi = v.state.vcpu_info_paddr
-    read, write = ((dom.mem.read_u64, dom.mem.write_u64) if w == 8
-                   else (dom.mem.read_u32, dom.mem.write_u32))
-    sel = read(vi + w)
-    if not sel >> sel_bit & 1:
-        write(vi + w, sel | 1 << sel_bit)
-        dom.mem.write(vi, b"\x01")            # evtchn_upcall_pending
-    v.state.blocked = False
+    if not _test(dom, 1, port):
+        w = dom.word_size
+        sel_bit = port // (8 * w)
+        vi = v.state.vcpu_info_paddr
+        read, write = ((dom.mem.read_u64, dom.mem.write_u64) if w == 8
+                       else (dom.mem.read_u32, dom.mem.write_u32))
+        sel = read(vi + w)
+        if not sel >> sel_bit & 1:
+            write(vi + w, sel | 1 << sel_bit)
+            dom.mem.write(vi, b"\x01")            # evtchn_upcall_pending
+        v.state.blocked = False
+    for poller in dom.vcpus:
+        if poller.state.blocked and port in poller.state.poll_ports:
+            poller.state.blocked = False
+            poller.state.poll_ports, poller.state.poll_deadline_ns = (), None
 
 
 def send_virq(dom, virq: int, vcpu: int = 0) -> None:
