@@ -344,6 +344,48 @@ def bench_op(op: str, abi: str, title: str, s: Settings, log) -> Row:
     return row
 
 
+EVTCHN_TARGET_US = 50
+
+
+def bench_evtchn(s: Settings, log) -> Row:
+    """Interdomain event round trip between two domain processes (pingpong guests under a
+    private host): the guest's own median and p99 per sample."""
+    import re
+    import subprocess
+    import tempfile
+    row = Row("evtchn", "event channel: interdomain round trip, two domain processes", "pv64",
+              "us", target=f"<= {EVTCHN_TARGET_US} us median")
+    rounds = 300 if s is QUICK else 2000
+    p99s = []
+    for i in range(s.samples):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "HV_STATE_DIR": f"{tmp}/state"}
+            hv = lambda *a: subprocess.run([sys.executable, "-m", "tools.hv", *a], cwd=ROOT,
+                                           env=env, capture_output=True, text=True, timeout=120)
+            for name, extra in (("ping", f"role=1 peer=2 rounds={rounds}"),
+                                ("pong", f"role=2 peer=1 port=3 rounds={rounds}")):
+                cfg = Path(tmp) / f"{name}.cfg"
+                cfg.write_text(f'name = "{name}"\nkernel = "{GUEST_BUILD / "pv64" / "pingpong.elf"}"\n'
+                               f'memory = 16\nextra = "{extra}"\n')
+                if hv("create", str(cfg)).returncode:
+                    raise BenchError("could not create the pingpong domains")
+            deadline = time.monotonic() + 120
+            log_path = Path(tmp) / "state" / "d1.log"
+            while "round trip median" not in (log_path.read_text() if log_path.exists() else ""):
+                if time.monotonic() > deadline:
+                    raise BenchError("pingpong did not finish")
+                time.sleep(0.05)
+            hv("down")
+            m = re.search(r"round trip median (\d+) ns p99 (\d+) ns", log_path.read_text())
+            row.values.append(int(m.group(1)) / 1000)
+            p99s.append(int(m.group(2)) / 1000)
+            log(f"  evtchn sample {i + 1}/{s.samples}: median {row.values[-1]:.1f} us,"
+                f" p99 {p99s[-1]:.1f} us")
+    row.extra["p99_us"] = statistics.median(p99s)
+    row.meets = statistics.median(row.values) <= EVTCHN_TARGET_US
+    return row
+
+
 def bench_engine_floor(timeout_us: int, s: Settings, log) -> Row:
     """Bare engine: `syscall` hooked, emu_stop in the hook, emu_start again from Python."""
     from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc
@@ -639,6 +681,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{op} {abi}")
             attempt(lambda: bench_op(op, abi, title, settings, log),
                     Row(f"op:{op}", title, abi, "us", target=f"<= {ROUND_TRIP_TARGET_US:g} us"))
+    log("evtchn pv64")
+    attempt(lambda: bench_evtchn(settings, log),
+            Row("evtchn", "event channel: interdomain round trip, two domain processes", "pv64",
+                "us", target=f"<= {EVTCHN_TARGET_US} us median"))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
                 Row(f"floor:{timeout}", "reference: bare engine exit + re-entry", "-", "us"))

@@ -40,6 +40,20 @@ static void notify(evtchn_port_t port)
     CHECK(rc == 0, "EVTCHNOP_send(%u): %ld", port, rc);
 }
 
+#define MAX_SAMPLES 4096
+static uint64_t rtt[MAX_SAMPLES];
+
+static void sort(uint64_t *v, unsigned long n)
+{
+    for (unsigned long i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        unsigned long j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 static void pingpong_main(void)
 {
     unsigned long role = 0, peer = 0, remote_port = 0, rounds = 100, max_tries = 200000, i;
@@ -80,11 +94,22 @@ static void pingpong_main(void)
                port, peer, remote_port);
         notify(port);                   /* the first ball */
     }
+    uint64_t sent = 0;
+    unsigned long n = 0;
     for (i = 0; i < rounds; i++) {
         wait_event(port);
+        if (role == 1 && sent && n < MAX_SAMPLES)
+            rtt[n++] = system_time_ns() - sent;   /* our event there and theirs back */
         notify(port);
+        if (role == 1)
+            sent = system_time_ns();
     }
     printk("pingpong: %s exchanged %lu events\n", role == 1 ? "ping" : "pong", rounds);
+    if (n) {
+        sort(rtt, n);
+        printk("pingpong: round trip median %llu ns p99 %llu ns over %lu rounds\n",
+               (unsigned long long)rtt[n / 2], (unsigned long long)rtt[(n * 99) / 100], n);
+    }
 }
 
 DEFINE_KERNEL("pingpong", pingpong_main, 0);
