@@ -353,8 +353,8 @@ def bench_evtchn(s: Settings, log) -> Row:
     import re
     import subprocess
     import tempfile
-    row = Row("evtchn", "event channel: interdomain round trip, two domain processes", "pv64",
-              "us", target=f"<= {EVTCHN_TARGET_US} us median")
+    row = Row("evtchn", "event channel: interdomain round trip, two domain processes (median)",
+              "pv64", "us", target=f"<= {EVTCHN_TARGET_US} us")
     rounds = 300 if s is QUICK else 2000
     p99s = []
     for i in range(s.samples):
@@ -382,8 +382,20 @@ def bench_evtchn(s: Settings, log) -> Row:
             log(f"  evtchn sample {i + 1}/{s.samples}: median {row.values[-1]:.1f} us,"
                 f" p99 {p99s[-1]:.1f} us")
     row.extra["p99_us"] = statistics.median(p99s)
+    row.extra["p99_samples"] = p99s
     row.meets = statistics.median(row.values) <= EVTCHN_TARGET_US
     return row
+
+
+def evtchn_p99_row(rows: list[Row]) -> list[Row]:
+    """The evtchn row's p99 as a row of its own (no target), for the table."""
+    out = []
+    for r in rows:
+        out.append(r)
+        if r.key == "evtchn" and not r.error and r.extra.get("p99_samples"):
+            out.append(Row("evtchn-p99", "event channel: interdomain round trip (p99)",
+                           r.abi, "us", values=list(r.extra["p99_samples"])))
+    return out
 
 
 def bench_engine_floor(timeout_us: int, s: Settings, log) -> Row:
@@ -613,6 +625,11 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " `syscall` on pv64, `int $0x82` on pv32), `int3` (bounced to the guest's trap"
         " table entry, through the library's trap entry and `trap_dispatch`, back with"
         " `HYPERVISOR_iret`: two hypervisor entries per iteration).",
+        "- **Event channel**: `guests/kernels/pingpong.c` in two domains (ping and pong, pv64),"
+        " each in its own process under a private host (`hv create`): pong binds to ping's"
+        " unbound port and they bounce an event; ping times each round trip with its own"
+        " clock (send, the peer's process applies it and answers, back) and reports the median"
+        " and p99 of one run; each sample is one run.",
         f"- Guests get {GUEST_MEMORY_MIB} MiB; a fresh domain (and engine) per run.",
         "",
         "## Machine",
@@ -683,11 +700,12 @@ def main(argv: list[str] | None = None) -> int:
                     Row(f"op:{op}", title, abi, "us", target=f"<= {ROUND_TRIP_TARGET_US:g} us"))
     log("evtchn pv64")
     attempt(lambda: bench_evtchn(settings, log),
-            Row("evtchn", "event channel: interdomain round trip, two domain processes", "pv64",
-                "us", target=f"<= {EVTCHN_TARGET_US} us median"))
+            Row("evtchn", "event channel: interdomain round trip, two domain processes (median)",
+                "pv64", "us", target=f"<= {EVTCHN_TARGET_US} us"))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
                 Row(f"floor:{timeout}", "reference: bare engine exit + re-entry", "-", "us"))
+    rows = evtchn_p99_row(rows)
     wall = time.perf_counter() - start
     machine["loadavg_end"] = os.getloadavg()
 

@@ -176,12 +176,8 @@ def _what_to_boot(args) -> tuple[str, str, int, str]:
 
 
 def _stream(out, dp) -> None:
-    """dom0's round: answer xenstore, then the guest's console output as it comes
-    (the hypervisor console, then the ring)."""
-    dp.service_xenstore()
-    dp.pump()
-    data = bytes(dp.hypervisor_console[dp.console_io_shown:]) + dp.drain_console()
-    dp.console_io_shown = len(dp.hypervisor_console)
+    """dom0's round, and the guest's console output as it comes."""
+    data = dp.serve_backends()
     if data:
         out.write(data)
         out.flush()

@@ -139,6 +139,15 @@ class DomainProcess:
             self.send_event(self.info["console_evtchn"])
         return len(taken)
 
+    def serve_backends(self) -> bytes:
+        """dom0's round for this domain: answer its xenstore ring, read what its process
+        sent, and return the console output that is new since the last round."""
+        self.service_xenstore()
+        self.pump()
+        data = bytes(self.hypervisor_console[self.console_io_shown:]) + self.drain_console()
+        self.console_io_shown = len(self.hypervisor_console)
+        return data
+
     # ---- xenstored, served over the guest's ring page ---------------------------
     def attach_xenstore(self, server) -> None:
         """Give this domain xl's xenstore layout and serve its ring from `server`."""

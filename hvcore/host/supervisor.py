@@ -97,10 +97,7 @@ class Host:
     def _backends(self) -> None:
         """Console daemon and xenstored work for every domain."""
         for g in list(self.guests.values()):
-            g.dp.service_xenstore()
-            g.dp.pump()
-            data = bytes(g.dp.hypervisor_console[g.dp.console_io_shown:]) + g.dp.drain_console()
-            g.dp.console_io_shown = len(g.dp.hypervisor_console)
+            data = g.dp.serve_backends()
             if data:
                 g.log.write(data)
                 g.log.flush()
