@@ -18,14 +18,17 @@ def _guest(tmp, name, abi, extra):
 @pytest.mark.parametrize("ping_abi, pong_abi", [("pv64", "pv32"), ("pv32", "pv64")])
 def test_ping_pong_across_processes(host, ping_abi, pong_abi):
     hv, tmp = host
+    # ping publishes its port in xenstore (readable by pong only); pong finds it there
     assert hv("create", _guest(tmp, "ping", ping_abi, "role=1 peer=2 rounds=300")).code == 0
-    assert hv("create", _guest(tmp, "pong", pong_abi, "role=2 peer=1 port=3 rounds=300")).code == 0
+    assert hv("create", _guest(tmp, "pong", pong_abi, "role=2 peer=1 rounds=300")).code == 0
     _wait_gone(hv, "ping")
     _wait_gone(hv, "pong")
     state = tmp / "state"
     ping_log, pong_log = (state / "d1.log").read_text(), (state / "d2.log").read_text()
     assert "ping exchanged 300 events" in ping_log and "pingpong: PASS" in ping_log
     assert "pong exchanged 300 events" in pong_log and "pingpong: PASS" in pong_log
+    assert "published port 3 at /local/domain/1/data/pingpong-port for d2" in ping_log
+    assert "found d1's port 3 in xenstore" in pong_log
     dmesg = hv("dmesg").stdout
     assert "evtchn: d2 port 3 <-> d1 port 3" in dmesg
     assert "d1 (ping) poweroff" in dmesg and "d2 (pong) poweroff" in dmesg

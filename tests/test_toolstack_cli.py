@@ -111,3 +111,29 @@ def test_on_poweroff_restart_and_xenstore_cli(host):
     assert '/tool/key = "v1"' in hv("xenstore", "ls", "/tool").stdout
     missing = hv("xenstore", "read", "/tool/none")
     assert missing.code == 2 and "ENOENT" in missing.stderr
+
+
+def _ready(hv, tmp, domid, text, limit=20.0):
+    deadline = time.monotonic() + limit
+    log = tmp / "state" / f"d{domid}.log"
+    while text not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"d{domid} never printed {text!r}"
+        time.sleep(0.1)
+
+
+def test_shutdown_and_reboot_through_control_shutdown(host):
+    hv, tmp = host
+    cfg = _cfg(tmp, "polite", kernel("pv64", "shutdown"), 'on_reboot = "destroy"\n')
+    assert hv("create", cfg).code == 0
+    _ready(hv, tmp, 1, "watching control/shutdown")
+    assert hv("shutdown", "-w", "polite").code == 0          # returns once it is gone
+    assert _domains(hv) == []
+    assert "asked to poweroff" in (tmp / "state" / "d1.log").read_text()
+    assert "d1 (polite) poweroff" in hv("dmesg").stdout
+    # reboot: the guest shuts down with SHUTDOWN_reboot; on_reboot=destroy keeps it down
+    assert hv("create", _cfg(tmp, "again", kernel("pv32", "shutdown"),
+                             'on_reboot = "destroy"\n')).code == 0
+    _ready(hv, tmp, 2, "watching control/shutdown")
+    assert hv("reboot", "again").code == 0
+    _wait_gone(hv, "again")
+    assert "d2 (again) reboot" in hv("dmesg").stdout

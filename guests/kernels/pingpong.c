@@ -1,12 +1,17 @@
 /*
  * pingpong: two domains exchange events over an interdomain event channel.
- *   ping: role=1 peer=<domid>          allocates an unbound port offered to the peer
- *   pong: role=2 peer=<domid> port=<p> binds to the ping domain's port p
+ *   ping: role=1 peer=<domid>   allocates an unbound port offered to the peer and
+ *                               publishes it in xenstore (data/pingpong-port, readable
+ *                               by the peer only)
+ *   pong: role=2 peer=<domid>   reads that node and binds to the port (or port=<p>)
  * Then they take turns: pong sends first, each side waits for the other's event
  * (SCHEDOP_poll on its port) and answers, `rounds=N` times (default 100).
  * Each domain runs in its own process: every event crosses between processes.
  */
 #include "guest.h"
+#include "xenstore.h"
+
+#define PORT_NODE "data/pingpong-port"
 
 static void clear_pending(evtchn_port_t port)
 {
@@ -38,6 +43,48 @@ static void notify(evtchn_port_t port)
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
 
     CHECK(rc == 0, "EVTCHNOP_send(%u): %ld", port, rc);
+}
+
+/* ping: put the port in xenstore where (only) the peer may read it */
+static void publish_port(evtchn_port_t port, unsigned long peer)
+{
+    char value[16], path[96], perms[128], reply[64], domid[16];
+    int rc, len = 0;
+
+    CHECK(xs_init() == 0, "xs_init");
+    CHECK(xs_read("domid", domid, sizeof(domid)) > 0, "read domid");
+    snprintf(value, sizeof(value), "%u", port);
+    CHECK(xs_write(PORT_NODE, value) == 0, "write %s: %s", PORT_NODE, xs_last_error());
+    snprintf(path, sizeof(path), "/local/domain/%s/%s", domid, PORT_NODE);
+    /* SET_PERMS payload: path, then owner entry, then the peer's read entry */
+    len += snprintf(perms + len, sizeof(perms) - len, "%s", path) + 1;
+    len += snprintf(perms + len, sizeof(perms) - len, "n%s", domid) + 1;
+    len += snprintf(perms + len, sizeof(perms) - len, "r%lu", peer) + 1;
+    rc = xs_request(XS_SET_PERMS, 0, perms, len, reply, sizeof(reply));
+    CHECK(rc >= 0, "set_perms %s: %s", path, xs_errname(rc));
+    printk("pingpong: published port %u at %s for d%lu\n", port, path, peer);
+}
+
+/* pong: read the peer's port from xenstore, waiting until it is there */
+static unsigned long find_port(unsigned long peer)
+{
+    char path[96], value[16];
+    unsigned long port = 0;
+    int rc = -1, tries;
+
+    CHECK(xs_init() == 0, "xs_init");
+    snprintf(path, sizeof(path), "/local/domain/%lu/%s", peer, PORT_NODE);
+    for (tries = 0; tries < 20000; tries++) {
+        rc = xs_read(path, value, sizeof(value));
+        if (rc > 0)
+            break;
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    }
+    CHECK(rc > 0, "read %s: %s", path, xs_errname(rc));
+    for (const char *c = value; *c >= '0' && *c <= '9'; c++)
+        port = port * 10 + (unsigned long)(*c - '0');
+    printk("pingpong: found d%lu's port %lu in xenstore\n", peer, port);
+    return port;
 }
 
 #define MAX_SAMPLES 4096
@@ -74,11 +121,13 @@ static void pingpong_main(void)
         CHECK(rc == 0, "alloc_unbound for d%lu: %ld", peer, rc);
         port = alloc.port;
         printk("pingpong: ping offers port %u to d%lu\n", port, peer);
+        publish_port(port, peer);
     } else {
         struct evtchn_bind_interdomain bind = { .remote_dom = peer };
         unsigned int tries;
 
-        CHECK(cmdline_get_ulong("port", &remote_port) == 0, "need port=<remote port>");
+        if (cmdline_get_ulong("port", &remote_port) != 0)
+            remote_port = find_port(peer);
         bind.remote_port = remote_port;
         /* the ping domain may not have offered its port yet: retry for a while */
         for (tries = 0; ; tries++) {
