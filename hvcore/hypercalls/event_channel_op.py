@@ -152,6 +152,26 @@ def peer_event(dom, kind: int, port: int, arg: int) -> None:
         ch.state, ch.remote_port = ECS_UNBOUND, 0
 
 
+def _close(dom, port: int) -> int:
+    """Xen's evtchn_close: free the port; a local peer goes back to unbound, a remote
+    one is told (through its process) and the host's mirror is updated."""
+    chans = _channels(dom)
+    ch = chans.get(port)
+    if ch is None or ch.state == ECS_RESERVED:
+        return -E.EINVAL
+    remote = ch.state in (ECS_INTERDOMAIN, ECS_UNBOUND) and ch.remote_dom != dom.domid
+    peer = chans.get(ch.remote_port) if ch.state == ECS_INTERDOMAIN and not remote else None
+    if peer is not None:
+        peer.state, peer.remote_port = ECS_UNBOUND, 0   # the other end waits again
+    if remote and dom.host is not None:
+        if ch.state == ECS_INTERDOMAIN:
+            from hvcore import inbox as ib
+            dom.host.post(ch.remote_dom, ib.Request(ib.PEER_CLOSED, ch.remote_port))
+        dom.host.tell({"event": "evtchn_closed", "port": port})
+    del chans[port]
+    return 0
+
+
 def _own(dom, domid: int) -> int | None:
     """DOMID_SELF or our own id -> our id; other domains are not reachable from here."""
     return dom.domid if domid in (XEN.DOMID_SELF, dom.domid) else None
@@ -247,19 +267,18 @@ def event_channel_op(v, cmd, arg, *_):
         return 0
     if cmd == EV.EVTCHNOP_close:              # { port }
         (port,) = _rw(v, arg, "<I")
-        ch = chans.get(port)
-        if ch is None or ch.state == ECS_RESERVED:
-            return -E.EINVAL
-        remote = ch.state in (ECS_INTERDOMAIN, ECS_UNBOUND) and ch.remote_dom != dom.domid
-        peer = chans.get(ch.remote_port) if ch.state == ECS_INTERDOMAIN and not remote else None
-        if peer is not None:
-            peer.state, peer.remote_port = ECS_UNBOUND, 0   # the other end waits again
-        if remote and dom.host is not None:
-            if ch.state == ECS_INTERDOMAIN:
-                from hvcore import inbox as ib
-                dom.host.post(ch.remote_dom, ib.Request(ib.PEER_CLOSED, ch.remote_port))
-            dom.host.tell({"event": "evtchn_closed", "port": port})
-        del chans[port]
+        return _close(dom, port)
+    if cmd == EV.EVTCHNOP_reset:              # { u16 dom }
+        (target,) = _rw(v, arg, "<H")
+        if _own(dom, target) is None:
+            return -E.EPERM                   # only dom0 may reset another domain
+        for port in sorted(chans):
+            if chans[port].state != ECS_RESERVED:
+                _close(dom, port)
+        for port in range(max_ports(dom)):    # and nothing stays pending or masked
+            for which in (0, 1):
+                if _test(dom, which, port):
+                    _set(dom, which, port, False)
         return 0
     if cmd == EV.EVTCHNOP_status:             # { u16 dom; u32 port; u32 status; u32 vcpu; union }
         _dom, port = _rw(v, arg, "<H2xI")
