@@ -137,3 +137,21 @@ def test_shutdown_and_reboot_through_control_shutdown(host):
     assert hv("reboot", "again").code == 0
     _wait_gone(hv, "again")
     assert "d2 (again) reboot" in hv("dmesg").stdout
+
+
+def test_xenstore_watch_over_the_wire_protocol_socket(host):
+    import subprocess
+    import sys
+    hv, tmp = host
+    env = {**os.environ, "HV_STATE_DIR": str(tmp / "state")}
+    assert os.stat(tmp / "state" / "xenstored.sock").st_mode & 0o077 == 0
+    watcher = subprocess.Popen([sys.executable, "-m", "tools.hv", "xenstore", "watch",
+                                "/tool/w", "--count", "3"], cwd=str(kernel("pv64", "hello").parents[3]),
+                               env=env, stdout=subprocess.PIPE, text=True)
+    first = watcher.stdout.readline().strip()         # a new watch fires at once
+    assert first == "/tool/w"
+    assert hv("xenstore", "write", "/tool/w/a", "1").code == 0
+    assert hv("xenstore", "write", "/tool/w", "2").code == 0
+    out, _ = watcher.communicate(timeout=20)
+    assert out.split() == ["/tool/w/a", "/tool/w"]
+    assert watcher.returncode == 0

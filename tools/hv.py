@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dmesg", help="the hypervisor's log")
     sub.add_parser("info", help="about the host")
     xs = sub.add_parser("xenstore", help="read and change the host's xenstore (as dom0)")
-    xs.add_argument("sub", choices=["ls", "read", "write", "rm", "perms"])
+    xs.add_argument("sub", choices=["ls", "read", "write", "rm", "perms", "watch"])
+    xs.add_argument("--count", type=_positive_int, default=None,
+                    help="watch: stop after this many events")
     xs.add_argument("path", nargs="?", default="/")
     xs.add_argument("value", nargs="*", help="value (write) or permissions like n0 r1 (perms)")
     return parser
@@ -263,6 +265,8 @@ def _host_command(args, client) -> int:
 
 
 def _xenstore(client, args) -> int:
+    if args.sub == "watch":
+        return _xenstore_watch(client, args.path, args.count)
     req = {"sub": args.sub, "path": args.path}
     if args.sub == "write":
         if len(args.value) != 1:
@@ -278,6 +282,35 @@ def _xenstore(client, args) -> int:
             print(f'{path} = "{value}"')
     elif args.sub == "perms":
         print(" ".join(reply["perms"]))
+    return 0
+
+
+def _xenstore_watch(client, path: str, count: int | None) -> int:
+    """Watch PATH over xenstored's own socket (Xen's wire protocol), one event a line."""
+    import socket as so
+    from hvcore.host.supervisor import XENSTORED_SOCKET
+    from hvcore.public.io import xs_wire as w
+    from hvcore.xenstore import FrameReader, Message
+    sock = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    try:
+        sock.connect(str(client.state_dir() / XENSTORED_SOCKET))
+    except OSError:
+        raise client.HostError("no host is running; start one with `hv up`")
+    token = "hv-watch"
+    sock.sendall(Message(w.XS_WATCH, 1, 0, path.encode() + b"\0" + token.encode() + b"\0").pack())
+    frames, seen = FrameReader(), 0
+    with sock:
+        while count is None or seen < count:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for raw in frames.feed(data):
+                msg = Message.unpack(raw)
+                if msg.type == w.XS_ERROR:
+                    raise client.HostError(f"watch {path}: {msg.payload.rstrip(bytes(1)).decode()}")
+                if msg.type == w.XS_WATCH_EVENT:
+                    print(msg.payload.split(b"\0")[0].decode("latin-1"), flush=True)
+                    seen += 1
     return 0
 
 

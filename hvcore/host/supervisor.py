@@ -26,6 +26,7 @@ from pathlib import Path
 from hvcore.host.domain_process import DomainProcess, DomainStartError, spawn_domain
 
 SOCKET_NAME = "host.sock"
+XENSTORED_SOCKET = "xenstored.sock"      # Xen's wire protocol, for tools, as dom0
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Host:
         finally:
             os.umask(old)
         self.listener.listen(16)
+        self.xs_listener = _owner_only_socket(state / XENSTORED_SOCKET)
+        self.xs_clients: dict[socket.socket, tuple[object, object]] = {}
         self.log(f"host up, state in {state}")
 
     def log(self, line: str) -> None:
@@ -82,7 +85,8 @@ class Host:
 
     def _round(self) -> None:
         """Wait for a client, a domain message or a backend kick; then do the work."""
-        waits = [self.listener, *(c for c in self.clients if c.fileno() >= 0)]
+        waits = [self.listener, self.xs_listener, *self.xs_clients,
+                 *(c for c in self.clients if c.fileno() >= 0)]
         for g in self.guests.values():
             waits += [g.dp.sock, g.dp.notify_fd]
         ready, _, _ = select.select(waits, [], [], 0.05)
@@ -91,6 +95,10 @@ class Host:
             self.clients[conn] = b""
         for conn in [c for c in ready if c in self.clients]:
             self._client_readable(conn)
+        if self.xs_listener in ready:
+            self._xs_accept()
+        for conn in [c for c in ready if c in self.xs_clients]:
+            self._xs_readable(conn)
         self._backends()
         self._reap()
 
@@ -157,6 +165,29 @@ class Host:
             if reply is not None:
                 conn.sendall(json.dumps(reply).encode() + b"\n")
         self.clients[conn] = buf
+
+    # ---- xenstored's own socket: the wire protocol, clients act as dom0 ------------
+    def _xs_accept(self) -> None:
+        from hvcore.xenstore import Connection, FrameReader
+        sock, _ = self.xs_listener.accept()
+        conn = self.xenstore.connect(Connection(0, send=lambda data, s=sock: _send_quietly(s, data)))
+        self.xs_clients[sock] = (conn, FrameReader())
+
+    def _xs_readable(self, sock: socket.socket) -> None:
+        conn, frames = self.xs_clients[sock]
+        try:
+            data = sock.recv(65536)
+            messages = frames.feed(data) if data else None
+        except Exception:   # noqa: BLE001 - a broken client is dropped, nothing else
+            messages = None
+        if messages is None:
+            self.xenstore.disconnect(conn)
+            del self.xs_clients[sock]
+            sock.close()
+            return
+        for message in messages:
+            for reply in self.xenstore.handle(conn, message):
+                _send_quietly(sock, reply)
 
     def _drop(self, conn: socket.socket) -> None:
         for g in self.guests.values():
@@ -384,13 +415,34 @@ class Host:
             g.dp.kill()
         self._reap_all()
         self.listener.close()
+        self.xs_listener.close()
         (self.state / SOCKET_NAME).unlink(missing_ok=True)
+        (self.state / XENSTORED_SOCKET).unlink(missing_ok=True)
 
     def _reap_all(self) -> None:
         deadline = time.monotonic() + 5
         while self.guests and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.01)
+
+
+def _owner_only_socket(path: Path) -> socket.socket:
+    old = os.umask(0o077)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path.unlink(missing_ok=True)
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    sock.listen(16)
+    return sock
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass     # the client went away; it is dropped when its socket reads empty
 
 
 def main(argv: list[str] | None = None) -> int:
