@@ -48,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUEST_BUILD = ROOT / "guests" / "build"
-BENCH_KERNELS = ("bench_loop", "bench_ops")
+BENCH_KERNELS = ("bench_loop", "bench_ops", "pingpong", "bench_console")
 DOC = ROOT / "docs" / "benchmarks.md"
 
 GUEST_MEMORY_MIB = 16
@@ -398,6 +398,31 @@ def evtchn_p99_row(rows: list[Row]) -> list[Row]:
     return out
 
 
+def bench_console(s: Settings, log) -> Row:
+    """Console ring throughput through `hv run` (the guest in its process, the console
+    daemon in ours): two sizes, so start-up and shutdown cancel out."""
+    import subprocess
+    row = Row("console", "console: PV ring throughput, guest -> dom0 console daemon", "pv64",
+              "MB/s")
+    small, large = (100_000, 600_000) if s is QUICK else (500_000, 3_000_000)
+    kernel = GUEST_BUILD / "pv64" / "bench_console.elf"
+
+    def timed(n: int) -> float:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "tools.hv", "run", str(kernel),
+                              "--cmdline", f"bytes={n}"], cwd=ROOT, capture_output=True,
+                             timeout=300)
+        if out.returncode or len(out.stdout) < n:
+            raise BenchError(f"bench_console bytes={n}: exit {out.returncode}")
+        return time.perf_counter() - t0
+
+    for i in range(s.samples):
+        t_small, t_large = timed(small), timed(large)
+        row.values.append((large - small) / max(t_large - t_small, 1e-6) / 1e6)
+        log(f"  console sample {i + 1}/{s.samples}: {row.values[-1]:.2f} MB/s")
+    return row
+
+
 def bench_engine_floor(timeout_us: int, s: Settings, log) -> Row:
     """Bare engine: `syscall` hooked, emu_stop in the hook, emu_start again from Python."""
     from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc
@@ -630,6 +655,9 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " unbound port and they bounce an event; ping times each round trip with its own"
         " clock (send, the peer's process applies it and answers, back) and reports the median"
         " and p99 of one run; each sample is one run.",
+        "- **Console**: `guests/kernels/bench_console.c` writes `bytes=N` into its PV console"
+        " ring (no console_io), under `hv run`: the console daemon is `hv run`'s process,"
+        " the guest runs in its own; MB/s from two sizes so that start-up cancels out.",
         f"- Guests get {GUEST_MEMORY_MIB} MiB; a fresh domain (and engine) per run.",
         "",
         "## Machine",
@@ -702,6 +730,10 @@ def main(argv: list[str] | None = None) -> int:
     attempt(lambda: bench_evtchn(settings, log),
             Row("evtchn", "event channel: interdomain round trip, two domain processes (median)",
                 "pv64", "us", target=f"<= {EVTCHN_TARGET_US} us"))
+    log("console pv64")
+    attempt(lambda: bench_console(settings, log),
+            Row("console", "console: PV ring throughput, guest -> dom0 console daemon", "pv64",
+                "MB/s"))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
                 Row(f"floor:{timeout}", "reference: bare engine exit + re-entry", "-", "us"))
