@@ -4,7 +4,7 @@ import pytest
 from conftest import ABIS, kernel, run_hv
 
 PASSING = ["hello", "traps", "usermode", "pagetables", "time", "privop", "xenver", "events",
-           "xenstore"]
+           "xenstore", "ticker"]
 
 
 @pytest.mark.parametrize("abi", ABIS)
