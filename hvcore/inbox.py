@@ -22,7 +22,7 @@ _HEAD, _TAIL, _ENTRIES = 0, 64, 128
 _ENTRY = struct.Struct("<IIQ")
 # (4096 - 128) / 16 = 248 entries fit; the largest power of two of those is used
 SLOTS = 1 << (((RING_BYTES - _ENTRIES) // _ENTRY.size).bit_length() - 1)
-_U32 = struct.Struct("<I")
+_U32 = struct.Struct("@I")   # native: one 4-byte load/store, never torn (see memory.py)
 
 # What a request asks for.
 SET_PENDING = 1      # mark `port` pending (an interdomain send arrived)
@@ -59,6 +59,8 @@ class Inbox:
             base = sender * RING_BYTES
             head = _U32.unpack_from(self.map, base + _HEAD)[0]
             tail = _U32.unpack_from(self.map, base + _TAIL)[0]
+            if (head - tail) & 0xFFFFFFFF > SLOTS:
+                tail = head             # a sender broke the ring: drop it, never spin
             while tail != head:
                 off = base + _ENTRIES + (tail % SLOTS) * _ENTRY.size
                 out.append(Request(*_ENTRY.unpack_from(self.map, off)))

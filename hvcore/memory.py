@@ -15,8 +15,11 @@ from dataclasses import dataclass
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
 
-_U64 = struct.Struct("<Q")
-_U32 = struct.Struct("<I")
+# Native formats: struct reads and writes them with one memcpy, which the compiler turns
+# into a single aligned load or store; the "<" formats go byte by byte, so another
+# process (a guest, a backend) could see a torn value. x86 is little-endian anyway.
+_U64 = struct.Struct("@Q")
+_U32 = struct.Struct("@I")
 
 
 class MemoryRegion:

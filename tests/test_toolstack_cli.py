@@ -155,3 +155,39 @@ def test_xenstore_watch_over_the_wire_protocol_socket(host):
     out, _ = watcher.communicate(timeout=20)
     assert out.split() == ["/tool/w/a", "/tool/w"]
     assert watcher.returncode == 0
+
+
+def test_console_in_a_terminal_raw_mode_and_ctrl_bracket_detaches(host):
+    """`hv console` on a real pseudo-terminal: raw mode (keys go through as typed),
+    Ctrl-] detaches and leaves the domain running; a second attach sees its history."""
+    import pty
+    import select
+    import sys
+    hv, tmp = host
+    assert hv("create", _cfg(tmp, "tty", kernel("pv64", "echo"))).code == 0
+    _ready(hv, tmp, 1, "echo: ready")
+    env = {**os.environ, "HV_STATE_DIR": str(tmp / "state")}
+    pid, fd = pty.fork()
+    if pid == 0:                                  # child: hv console on the pty
+        os.chdir(str(kernel("pv64", "echo").parents[3]))
+        os.execve(sys.executable, [sys.executable, "-m", "tools.hv", "console", "tty"], env)
+    seen = b""
+
+    def read_until(text: bytes, limit: float = 15.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + limit
+        while text not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([fd], [], [], 0.2)[0]:
+                seen += os.read(fd, 4096)
+
+    read_until(b"echo: ready")
+    os.write(fd, b"typed in a tty\r")            # raw mode: CR reaches the guest as is
+    read_until(b"echo: typed in a tty")
+    os.write(fd, b"\x1d")                         # Ctrl-]
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert [d["name"] for d in _domains(hv)] == ["tty"]       # still running
+    again = hv("console", "tty", input="quit\n", timeout=30)   # attach once more
+    assert "echo: typed in a tty" in again.stdout and "echo: PASS" in again.stdout

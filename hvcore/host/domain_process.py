@@ -6,6 +6,7 @@ import mmap
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from hvcore.inbox import SET_PENDING, Outbox, Request
 from hvcore.memory import PAGE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+_U32 = struct.Struct("@I")    # ring indexes: one load/store each (see hvcore/memory.py)
 
 
 class DomainStartError(Exception):
@@ -109,13 +111,13 @@ class DomainProcess:
         from hvcore.inbox import os_read_eventfd
         os_read_eventfd(self.notify_fd)
         base = self.info["console_pfn"] * PAGE_SIZE
-        cons = int.from_bytes(self.ram[base + 3080:base + 3084], "little")
-        prod = int.from_bytes(self.ram[base + 3084:base + 3088], "little")
+        cons = _U32.unpack_from(self.ram, base + 3080)[0]
+        prod = _U32.unpack_from(self.ram, base + 3084)[0]
         count = (prod - cons) & 0xFFFFFFFF
         if count == 0 or count > 2048:
             return b""
         data = bytes(self.ram[base + 1024 + ((cons + i) & 2047)] for i in range(count))
-        self.ram[base + 3080:base + 3084] = prod.to_bytes(4, "little")
+        _U32.pack_into(self.ram, base + 3080, prod)      # one store: the guest reads it
         self.console_out += data
         return data
 
@@ -127,15 +129,15 @@ class DomainProcess:
         """Console daemon work: put input in the guest's ring (in[1024] @0, in_cons
         @3072, in_prod @3076) and notify its console port. Returns bytes taken."""
         base = self.info["console_pfn"] * PAGE_SIZE
-        cons = int.from_bytes(self.ram[base + 3072:base + 3076], "little")
-        prod = int.from_bytes(self.ram[base + 3076:base + 3080], "little")
+        cons = _U32.unpack_from(self.ram, base + 3072)[0]
+        prod = _U32.unpack_from(self.ram, base + 3076)[0]
         room = 1024 - ((prod - cons) & 0xFFFFFFFF)
         taken = data[:max(0, room)]
         for i, byte in enumerate(taken):
             self.ram[base + ((prod + i) & 1023)] = byte
         if taken:
             # data before the index: the guest must never see in_prod ahead of its bytes
-            self.ram[base + 3076:base + 3080] = ((prod + len(taken)) & 0xFFFFFFFF).to_bytes(4, "little")
+            _U32.pack_into(self.ram, base + 3076, (prod + len(taken)) & 0xFFFFFFFF)
             self.send_event(self.info["console_evtchn"])
         return len(taken)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import socket
 
-from hvcore.inbox import Outbox, Request
+import time
+
+from hvcore.inbox import InboxFull, Outbox, Request
 
 
 class HostLink:
@@ -42,8 +44,15 @@ class HostLink:
             out = self.peers.get(peer)
         if out is None:
             return False
-        out.post(request)
-        return True
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                out.post(request)
+                return True
+            except InboxFull:         # the peer's process is behind: give it time
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.001)
 
     # ---- reading: replies, and peers the host introduces to us ------------------------
     def _next(self) -> dict:

@@ -20,7 +20,7 @@ from .protocol import Connection, FrameError, FrameReader, XenStore
 
 _IFACE = w.xenstore_domain_interface_64      # same layout in both ABIs
 PAGE_BYTES = _IFACE.error.offset + _IFACE.error.size
-_U32 = struct.Struct("<I")
+_U32 = struct.Struct("@I")
 _MASK32 = 0xFFFFFFFF
 
 
