@@ -109,18 +109,11 @@ class Domain:
         (only when no other process serves the ring: one writer per index)."""
         if not self.console_pfn or self.backend_notify is not None:
             return
-        base = self.console_pfn * PAGE_SIZE
-        out_cons = self.mem.read_u32(base + 3080)
-        out_prod = self.mem.read_u32(base + 3084)
-        count = (out_prod - out_cons) & 0xFFFFFFFF
-        if count == 0 or count > 2048:
-            return
-        data = bytearray()
-        for i in range(count):
-            data.append(self.mem.read(base + 1024 + ((out_cons + i) & 2047), 1)[0])
-        self.console_write(bytes(data))
-        self.console_out_total += count
-        self.mem.write_u32(base + 3080, out_prod)
+        from hvcore.console_ring import take_output
+        data = take_output(self.ram.map, self.console_pfn * PAGE_SIZE)
+        if data:
+            self.console_write(data)
+            self.console_out_total += len(data)
 
     @property
     def word_size(self) -> int:

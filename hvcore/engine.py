@@ -61,7 +61,7 @@ EXIT_TRAP = "trap"              # exception or `int N`: vector in Exit.vector
 EXIT_SYSCALL = "syscall"        # `syscall` executed; RIP already past it
 EXIT_INVALID = "invalid"        # invalid opcode (ud2, vmcall...): RIP on it
 EXIT_UNMAPPED = "unmapped"      # access to a physical address with nothing behind it
-EXIT_HOOK_ERROR = "hook_error"  # a bug in one of our hooks (traceback kept)
+EXIT_HOOK_ERROR = "hook_error"  # a bug in one of our hooks (cause in Exit.detail)
 EXIT_ENGINE_ERROR = "engine_error"  # the engine refused to go on (UcError)
 EXIT_STOPPED = "stopped"        # someone asked us to stop (kick)
 EXIT_IO_DENIED = "io_denied"    # in/out the guest may not do: address = the instruction
@@ -185,9 +185,6 @@ class Engine:
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
-
-    def flush_code(self, start: int, end: int) -> None:
-        self.uc.ctl_remove_cache(start, end)
 
     # ---- registers ----------------------------------------------------------------
     # Integer registers go straight to the C API with one reused buffer: the binding's
@@ -428,11 +425,3 @@ class _SliceTimer:
 
 
 _SLICE_TIMER = _SliceTimer()
-
-
-def reg_ids() -> dict[str, int]:
-    """Register names -> engine ids, for reports and the gdb stub."""
-    names = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
-             "r11", "r12", "r13", "r14", "r15", "rip", "rflags", "cs", "ss", "ds", "es",
-             "fs", "gs", "cr0", "cr2", "cr3", "cr4"]
-    return {n: getattr(X, f"UC_X86_REG_{n.upper()}") for n in names}

@@ -7,7 +7,6 @@ table. Event upcalls are delivered on the way back into the guest.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,18 +21,12 @@ if TYPE_CHECKING:
 
 # Exceptions whose frame carries an error code.
 ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17, 21})
-HYPERCALL_VECTOR_32 = 0x82
-TRAP_INVALID_OP = 6
-TRAP_GP = 13
-TRAP_PF = 14
 
 CR0_TS = 1 << 3
 DR6_RESET = 0xFFFF0FF0
 DR7_RESET = 0x00000400
 DR6_BS = 1 << 14          # single step
 
-# Xen's forced-emulation prefix: ud2a; .ascii "xen"
-XEN_EMULATE_PREFIX = b"\x0f\x0bxen"
 
 
 @dataclass

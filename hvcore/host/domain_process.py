@@ -6,17 +6,16 @@ import mmap
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hvcore.console_ring import put_input, take_output
 from hvcore.inbox import SET_PENDING, Outbox, Request
 from hvcore.memory import PAGE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-_U32 = struct.Struct("@I")    # ring indexes: one load/store each (see hvcore/memory.py)
 
 
 class DomainStartError(Exception):
@@ -110,14 +109,7 @@ class DomainProcess:
             return b""
         from hvcore.inbox import os_read_eventfd
         os_read_eventfd(self.notify_fd)
-        base = self.info["console_pfn"] * PAGE_SIZE
-        cons = _U32.unpack_from(self.ram, base + 3080)[0]
-        prod = _U32.unpack_from(self.ram, base + 3084)[0]
-        count = (prod - cons) & 0xFFFFFFFF
-        if count == 0 or count > 2048:
-            return b""
-        data = bytes(self.ram[base + 1024 + ((cons + i) & 2047)] for i in range(count))
-        _U32.pack_into(self.ram, base + 3080, prod)      # one store: the guest reads it
+        data = take_output(self.ram, self.info["console_pfn"] * PAGE_SIZE)
         self.console_out += data
         return data
 
@@ -126,20 +118,12 @@ class DomainProcess:
         self.outbox.post(Request(SET_PENDING, port))
 
     def feed_console(self, data: bytes) -> int:
-        """Console daemon work: put input in the guest's ring (in[1024] @0, in_cons
-        @3072, in_prod @3076) and notify its console port. Returns bytes taken."""
-        base = self.info["console_pfn"] * PAGE_SIZE
-        cons = _U32.unpack_from(self.ram, base + 3072)[0]
-        prod = _U32.unpack_from(self.ram, base + 3076)[0]
-        room = 1024 - ((prod - cons) & 0xFFFFFFFF)
-        taken = data[:max(0, room)]
-        for i, byte in enumerate(taken):
-            self.ram[base + ((prod + i) & 1023)] = byte
+        """Console daemon work: put input in the guest's ring (hvcore.console_ring)
+        and notify its console port. Returns how many bytes were taken."""
+        taken = put_input(self.ram, self.info["console_pfn"] * PAGE_SIZE, data)
         if taken:
-            # data before the index: the guest must never see in_prod ahead of its bytes
-            _U32.pack_into(self.ram, base + 3076, (prod + len(taken)) & 0xFFFFFFFF)
             self.send_event(self.info["console_evtchn"])
-        return len(taken)
+        return taken
 
     def serve_backends(self) -> bytes:
         """dom0's round for this domain: answer its xenstore ring, read what its process

@@ -31,6 +31,7 @@ MSR_PAT = 0x277
 MSR_MISC_ENABLE = 0x1A0
 
 CR0_TS = 1 << 3
+XEN_EMULATE_CPUID = b"\x0f\x0bxen\x0f\xa2"     # ud2a; .ascii "xen"; cpuid
 # What a PV guest sees in CR0 and CR4 (paging, protection, WP, ET, NE, MP; PAE...)
 GUEST_CR0 = 0x80050033
 GUEST_CR4 = 0x000006A0
@@ -133,12 +134,12 @@ def emulate(v: "VCPU") -> bool:
 def forced_emulation(v: "VCPU") -> bool:
     """Xen's `ud2a; .ascii "xen"; cpuid`: emulate the cpuid, skip all 7 bytes."""
     try:
-        if v.read_virt(v.rip, 7) != b"\x0f\x0bxen\x0f\xa2":
+        if v.read_virt(v.rip, len(XEN_EMULATE_CPUID)) != XEN_EMULATE_CPUID:
             return False
     except paging.PageFault:
         return False
     do_cpuid(v)
-    v.rip = v.rip + 7
+    v.rip = v.rip + len(XEN_EMULATE_CPUID)
     return True
 
 

@@ -18,6 +18,7 @@ from unicorn import x86_const as X
 from hvcore import engine as eng
 from hvcore.arch.x86 import paging
 from hvcore.arch.x86.pv import layout
+from hvcore.public.arch_x86 import HYPERCALL_VECTOR
 
 if TYPE_CHECKING:
     from hvcore.vcpu import VCPU
@@ -95,7 +96,7 @@ def _is_software_int(v: "VCPU", vector: int) -> bool:
 
 def _on_trap(v: "VCPU", vector: int, dispatch, emul_priv_op, cr2: int = 0) -> None:
     if _is_software_int(v, vector):
-        if vector == layout_hypercall_vector() and not v.is_64bit and v.engine.cpl == 1:
+        if vector == HYPERCALL_VECTOR and not v.is_64bit and v.engine.cpl == 1:
             dispatch(v)
             return
         _software_int(v, vector)
@@ -120,10 +121,6 @@ def _on_trap(v: "VCPU", vector: int, dispatch, emul_priv_op, cr2: int = 0) -> No
     elif vector == 17:
         error = 0
     bounce_exception(v, vector, error_code=error)
-
-
-def layout_hypercall_vector() -> int:
-    return 0x82
 
 
 def _software_int(v: "VCPU", vector: int) -> None:
