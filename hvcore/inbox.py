@@ -17,12 +17,13 @@ import os
 import struct
 from dataclasses import dataclass
 
+from .shared_word import load_u32, store_u32
+
 RING_BYTES = 4096
 _HEAD, _TAIL, _ENTRIES = 0, 64, 128
 _ENTRY = struct.Struct("<IIQ")
 # (4096 - 128) / 16 = 248 entries fit; the largest power of two of those is used
 SLOTS = 1 << (((RING_BYTES - _ENTRIES) // _ENTRY.size).bit_length() - 1)
-_U32 = struct.Struct("@I")   # native: one 4-byte load/store, never torn (see memory.py)
 
 # What a request asks for.
 SET_PENDING = 1      # mark `port` pending (an interdomain send arrived)
@@ -57,15 +58,15 @@ class Inbox:
         out: list[Request] = []
         for sender in range(self.senders):
             base = sender * RING_BYTES
-            head = _U32.unpack_from(self.map, base + _HEAD)[0]
-            tail = _U32.unpack_from(self.map, base + _TAIL)[0]
+            head = load_u32(self.map, base + _HEAD)
+            tail = load_u32(self.map, base + _TAIL)
             if (head - tail) & 0xFFFFFFFF > SLOTS:
                 tail = head             # a sender broke the ring: drop it, never spin
             while tail != head:
                 off = base + _ENTRIES + (tail % SLOTS) * _ENTRY.size
                 out.append(Request(*_ENTRY.unpack_from(self.map, off)))
                 tail = (tail + 1) & 0xFFFFFFFF
-            _U32.pack_into(self.map, base + _TAIL, tail)   # the owner's only write
+            store_u32(self.map, base + _TAIL, tail)   # the owner's only write
         return out
 
     def close(self) -> None:
@@ -82,15 +83,15 @@ class Outbox:
         self.eventfd = eventfd
 
     def post(self, request: Request) -> None:
-        head = _U32.unpack_from(self.map, _HEAD)[0]
-        tail = _U32.unpack_from(self.map, _TAIL)[0]
+        head = load_u32(self.map, _HEAD)
+        tail = load_u32(self.map, _TAIL)
         if (head - tail) & 0xFFFFFFFF >= SLOTS:
             raise InboxFull()
         _ENTRY.pack_into(self.map, _ENTRIES + (head % SLOTS) * _ENTRY.size,
                          request.kind, request.port, request.arg)
         # entry first, then head: x86 keeps stores in order, so the owner never
         # sees the new head before the entry it covers
-        _U32.pack_into(self.map, _HEAD, (head + 1) & 0xFFFFFFFF)
+        store_u32(self.map, _HEAD, head + 1)
         os.eventfd_write(self.eventfd, 1)
 
     def close(self) -> None:

@@ -9,17 +9,13 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import struct
 from dataclasses import dataclass
+
+from .shared_word import load_u32, load_u64, store_u32, store_u64
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
 
-# Native formats: struct reads and writes them with one memcpy, which the compiler turns
-# into a single aligned load or store; the "<" formats go byte by byte, so another
-# process (a guest, a backend) could see a torn value. x86 is little-endian anyway.
-_U64 = struct.Struct("@Q")
-_U32 = struct.Struct("@I")
 
 
 class MemoryRegion:
@@ -74,19 +70,19 @@ class PhysicalMemory:
 
     def read_u64(self, paddr: int) -> int:
         region = self.region_of(paddr, 8)
-        return _U64.unpack_from(region.map, paddr - region.paddr)[0]
+        return load_u64(region.map, paddr - region.paddr)
 
     def write_u64(self, paddr: int, value: int) -> None:
         region = self.region_of(paddr, 8)
-        _U64.pack_into(region.map, paddr - region.paddr, value)
+        store_u64(region.map, paddr - region.paddr, value)
 
     def read_u32(self, paddr: int) -> int:
         region = self.region_of(paddr, 4)
-        return _U32.unpack_from(region.map, paddr - region.paddr)[0]
+        return load_u32(region.map, paddr - region.paddr)
 
     def write_u32(self, paddr: int, value: int) -> None:
         region = self.region_of(paddr, 4)
-        _U32.pack_into(region.map, paddr - region.paddr, value)
+        store_u32(region.map, paddr - region.paddr, value)
 
     def zero(self, paddr: int, length: int) -> None:
         self.write(paddr, bytes(length))

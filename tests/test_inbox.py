@@ -40,9 +40,8 @@ def _spawn_sender(inbox: Inbox, sender: int, n: int, tag: int) -> subprocess.Pop
 def test_requests_from_two_processes_arrive_in_order_per_sender():
     """Two other processes post at once; every request arrives, in each sender's order."""
     inbox = Inbox(senders=2)
-    # Within one ring's capacity. Open bug (see the session note): with more than a ring
-    # holds (n = 3 * SLOTS) a few entries are occasionally lost under full-ring pressure.
-    n = SLOTS
+    # Three rings' worth, so the senders keep hitting a full ring and waiting for room.
+    n = 3 * SLOTS
     a = [Request(SET_PENDING, port, 0xA) for port in range(n)]
     b = [Request(SET_PENDING, port, 0xB) for port in range(n)]
     senders = [_spawn_sender(inbox, 0, n, 0xA), _spawn_sender(inbox, 1, n, 0xB)]
@@ -85,4 +84,33 @@ def test_eventfd_signals_only_when_posted():
     inbox.drain()
     assert select.select([inbox.eventfd], [], [], 0)[0] == []
     out.close()
+    inbox.close()
+
+
+def test_index_stores_are_single_stores():
+    """A store to a shared index must never pass through another value: struct.pack_into
+    zero-fills first, which a reader in another process caught as index 0. Watch the word
+    from a second process while this one stores values that are never 0."""
+    from hvcore.shared_word import load_u32, store_u32
+    inbox = Inbox(senders=1)
+    watcher = subprocess.Popen([sys.executable, "-c", """
+import mmap, sys, time
+from hvcore.shared_word import load_u32
+m = mmap.mmap(int(sys.argv[1]), 4096)
+end = time.monotonic() + 1.5
+zeros = 0
+while time.monotonic() < end:
+    for _ in range(1000):
+        zeros += load_u32(m, 0) == 0
+print(zeros)
+""", str(inbox.fd)], cwd=ROOT, pass_fds=(inbox.fd,), stdout=subprocess.PIPE, text=True)
+    store_u32(inbox.map, 0, 1)
+    end = time.monotonic() + 1.5
+    value = 1
+    while time.monotonic() < end:
+        value = value % 1000 + 1
+        store_u32(inbox.map, 0, value)
+    out, _ = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0
+    assert int(out) == 0 and load_u32(inbox.map, 0) == value
     inbox.close()

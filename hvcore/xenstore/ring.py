@@ -13,14 +13,12 @@ the guest's (used by tests, and by anything in-process playing a guest).
 """
 from __future__ import annotations
 
-import struct
-
+from ..shared_word import load_u32, store_u32
 from ..public.io import xs_wire as w
 from .protocol import Connection, FrameError, FrameReader, XenStore
 
 _IFACE = w.xenstore_domain_interface_64      # same layout in both ABIs
 PAGE_BYTES = _IFACE.error.offset + _IFACE.error.size
-_U32 = struct.Struct("@I")
 _MASK32 = 0xFFFFFFFF
 
 
@@ -34,10 +32,10 @@ class ByteRing:
         self.prod_offset = getattr(_IFACE, prod).offset
 
     def _index(self, offset: int) -> int:
-        return _U32.unpack_from(self.page, offset)[0]
+        return load_u32(self.page, offset)
 
     def _set_index(self, offset: int, value: int) -> None:
-        _U32.pack_into(self.page, offset, value & _MASK32)
+        store_u32(self.page, offset, value)
 
     @property
     def cons(self) -> int:
@@ -109,10 +107,10 @@ class _RingEnd:
         self._notify = False
 
     def _field(self, name: str) -> int:
-        return _U32.unpack_from(self.page, getattr(_IFACE, name).offset)[0]
+        return load_u32(self.page, getattr(_IFACE, name).offset)
 
     def _set_field(self, name: str, value: int) -> None:
-        _U32.pack_into(self.page, getattr(_IFACE, name).offset, value)
+        store_u32(self.page, getattr(_IFACE, name).offset, value)
 
     def _receive(self) -> list[bytes]:
         """Complete messages from the inbound ring (FrameError on an oversized one)."""
