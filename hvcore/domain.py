@@ -15,6 +15,7 @@ from hvcore.memory import FrameAllocator, MemoryRegion, PhysicalMemory, PAGE_SHI
 from hvcore.time import DomainTime
 
 if TYPE_CHECKING:
+    from hvcore.grant_table import GrantFrames, Maptrack
     from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
     from hvcore.vcpu import VCPU
@@ -87,6 +88,9 @@ class Domain:
     inbox_drained: threading.Event = field(default_factory=threading.Event)
     # the link to the host (interdomain event channels), when the domain has its process
     host: "HostLink | None" = None
+    # grant tables: our shared frames, and the handles of our mappings of others' grants
+    grants: "GrantFrames | None" = None
+    maptrack: "Maptrack" = field(default_factory=lambda: _new_maptrack())
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:
@@ -123,8 +127,10 @@ class Domain:
         return 0 <= pfn < self.nr_pages
 
     def owns_mfn(self, mfn: int) -> bool:
-        """Machine frames are guest-physical frames here (MFN == PFN for RAM)."""
-        return self.is_ram_pfn(mfn) or mfn == self.shared_info_paddr >> PAGE_SHIFT
+        """Machine frames are guest-physical frames here (MFN == PFN for RAM); the
+        shared_info page and the grant frames set up are the guest's to map too."""
+        return (self.is_ram_pfn(mfn) or mfn == self.shared_info_paddr >> PAGE_SHIFT
+                or self.grants is not None and self.grants.is_shared_mfn(mfn))
 
     def shutdown(self, reason: str) -> None:
         if self.shutdown_reason is None:
@@ -144,3 +150,8 @@ class Domain:
         if self.inbox is not None:
             self.inbox.close()
         self.mem.close()
+
+
+def _new_maptrack():
+    from hvcore.grant_table import Maptrack
+    return Maptrack()

@@ -52,6 +52,10 @@ class PhysicalMemory:
         self.regions.append(region)
         return region
 
+    def remove(self, region) -> None:
+        self.regions.remove(region)
+        region.close()
+
     def region_of(self, paddr: int, length: int = 1) -> MemoryRegion:
         for region in self.regions:
             if region.contains(paddr, length):
@@ -122,3 +126,22 @@ class FrameAllocator:
         self.next += pages * PAGE_SIZE
         self.mem.zero(paddr, pages * PAGE_SIZE)
         return paddr
+
+
+class ForeignRegion:
+    """A page of another domain's memory (its memfd, mapped here) that appears at machine
+    address `paddr` in this domain: a grant mapping. No copy; `close` drops the view."""
+
+    def __init__(self, paddr: int, source: mmap.mmap, source_addr: int, offset: int,
+                 size: int = PAGE_SIZE) -> None:
+        self.paddr = paddr
+        self.size = size
+        self.map = memoryview(source)[offset:offset + size]
+        self.view = self.map
+        self.host_addr = source_addr + offset
+
+    def contains(self, paddr: int, length: int = 1) -> bool:
+        return self.paddr <= paddr and paddr + length <= self.paddr + self.size
+
+    def close(self) -> None:
+        self.map.release()

@@ -18,6 +18,7 @@ from hvcore.arch.x86 import paging as P
 from hvcore.arch.x86.pv import layout as L
 from hvcore.domain import Domain
 from hvcore.engine import IRETQ, Engine
+from hvcore.grant_table import GrantFrames
 from hvcore.memory import PAGE_SIZE, FrameAllocator, MemoryRegion, PhysicalMemory
 from hvcore.public import xen as XEN
 from hvcore.time import DomainTime
@@ -30,6 +31,9 @@ ROUND = 4 << 20
 CONSOLE_EVTCHN = 2
 VMASST_TYPE_writable_pagetables = 2
 STORE_EVTCHN = 1
+# vcpu_info lives in shared_info for the first XEN_LEGACY_MAX_VCPUS vCPUs; we give no
+# more (a guest would have to register vcpu_info for the others before using them)
+MAX_VCPUS = XEN.XEN_LEGACY_MAX_VCPUS
 
 PT_FLAGS_64 = P.PAGE_PRESENT | P.PAGE_RW | P.PAGE_ACCESSED | P.PAGE_DIRTY | P.PAGE_USER
 L1_FLAGS_64 = P.PAGE_PRESENT | P.PAGE_RW | P.PAGE_ACCESSED | P.PAGE_USER
@@ -57,9 +61,12 @@ class BootLayout:
 
 
 def build_pv_domain(image: KernelImage, memory_mib: int, cmdline: str, domid: int,
-                    name: str, console_write: Callable[[bytes], None]) -> Domain:
+                    name: str, console_write: Callable[[bytes], None],
+                    vcpus: int = 1) -> Domain:
     if not 1 <= memory_mib <= MAX_MEMORY_MIB:
         raise LoaderError(f"memory: {memory_mib} MiB is out of range (1..{MAX_MEMORY_MIB})")
+    if not 1 <= vcpus <= MAX_VCPUS:
+        raise LoaderError(f"vcpus: {vcpus} is out of range (1..{MAX_VCPUS})")
     if not image.is_64bit and (image.pae_mode or "").lower() not in ("yes", "extended-cr3", "bimodal"):
         raise LoaderError(f"{image.path}: 32-bit kernel is not PAE (PAE_MODE note missing);"
                           " only 32-bit PAE PV guests are supported, as on 64-bit Xen")
@@ -81,6 +88,7 @@ def build_pv_domain(image: KernelImage, memory_mib: int, cmdline: str, domid: in
     if image.hypercall_page is not None:
         _fill_hypercall_page(dom, image.hypercall_page - image.virt_base)
     dom.vcpus.append(_make_boot_vcpu(dom, image, boot))
+    dom.vcpus += [_make_vcpu(dom, i) for i in range(1, vcpus)]
     return dom
 
 
@@ -135,6 +143,8 @@ def _make_domain(image, nr_pages, domid, name, console_write, cmdline) -> Domain
     dom.time = DomainTime()
     dom.symbols = dict(image.symbols)
     dom.shared_info_paddr = dom.frames.alloc()
+    dom.grants = GrantFrames(domid)
+    mem.add(dom.grants.region)
     return dom
 
 
@@ -359,24 +369,33 @@ def _fill_hypercall_page(dom: Domain, paddr: int) -> None:
     dom.mem.write(paddr, hypercall_page_bytes(dom.is_64bit))
 
 
-# ---- the boot vCPU -----------------------------------------------------------------
-def _make_boot_vcpu(dom: Domain, image: KernelImage, boot: BootLayout) -> VCPU:
+# ---- the vCPUs -----------------------------------------------------------------------
+def _make_vcpu(dom: Domain, vcpu_id: int) -> VCPU:
+    """A vCPU with its own engine over the domain's memory. vCPU1.. start down and
+    uninitialised, as on Xen: the guest brings them up (VCPUOP_initialise, VCPUOP_up)."""
     engine = Engine()
     for region in dom.mem.regions:
         engine.map_host_memory(region.paddr, region.size, region.host_addr)
-    v = VCPU(dom, 0, engine)
-    v.state.vcpu_info_paddr = dom.shared_info_paddr
+    v = VCPU(dom, vcpu_id, engine)
+    v.state.vcpu_info_paddr = dom.shared_info_paddr + vcpu_id * 64
+    v.state.up = v.state.initialised = vcpu_id == 0
     install_cpuid_hook(v)     # before any code is translated: hooks are bound at translation
     setup_gdt(v)
+    engine.stop_address = L.STOP_PAGE_VIRT
+    engine.iret_stub = L.STUB_PAGE_VIRT + L.IRET_STUB_OFFSET
+    engine.iret_frame_virt = L.IRET_FRAME_VIRT + vcpu_id * 64
+    engine.iret_frame_paddr = dom.iret_frames + vcpu_id * 64
+    engine.uc.reg_write(X.UC_X86_REG_GDTR, (0, v.gdt_virt, L.GDT_LIMIT, 0))
+    return v
+
+
+def _make_boot_vcpu(dom: Domain, image: KernelImage, boot: BootLayout) -> VCPU:
+    v = _make_vcpu(dom, 0)
+    engine = v.engine
     table = boot.pt_pfn * PAGE_SIZE
     v.state.guest_table = table
     cr3 = table if dom.is_64bit else make_compat_l4(v, table)
     set_paging(engine, cr3)
-    engine.stop_address = L.STOP_PAGE_VIRT
-    engine.iret_stub = L.STUB_PAGE_VIRT + L.IRET_STUB_OFFSET
-    engine.iret_frame_virt = L.IRET_FRAME_VIRT + v.id * 64
-    engine.iret_frame_paddr = dom.iret_frames + v.id * 64
-    engine.uc.reg_write(X.UC_X86_REG_GDTR, (0, v.gdt_virt, L.GDT_LIMIT, 0))
     va_top = image.virt_base + (boot.stack_pfn + 1) * PAGE_SIZE
     start_info_va = image.virt_base + boot.start_info_pfn * PAGE_SIZE
     mask = (1 << 64) - 1

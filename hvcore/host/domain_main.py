@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--memory", type=int, default=64)
     parser.add_argument("--cmdline", default="")
+    parser.add_argument("--vcpus", type=int, default=1)
     parser.add_argument("--no-console-io", action="store_true",
                         help="refuse console_io like release Xen: guests use the ring")
     args = parser.parse_args(argv)
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     load_families()
     try:
         dom = build_pv_domain(load_kernel(args.kernel), args.memory, args.cmdline,
-                              args.domid, args.name, console_write=_hypervisor_console(sock))
+                              args.domid, args.name, console_write=_hypervisor_console(sock),
+                              vcpus=args.vcpus)
     except LoaderError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
@@ -75,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
                 "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid(),
+                "vcpus": len(dom.vcpus),
                 "console_evtchn": dom.console_evtchn, "store_evtchn": dom.store_evtchn},
-         [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd])
+         [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd, dom.grants.region.fd])
     start_inbox_waiter(dom)
     reason = run_domain(dom)
     send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,

@@ -39,6 +39,8 @@ class DomainProcess:
     inbox_fds: tuple[int, int] | None = None   # to introduce this domain to its peers
     on_event: "object | None" = None           # host's handler for channel messages
     xenstore: "_XenstoreLink | None" = None
+    grants: "object | None" = None             # hvcore.grant_table.HostGrantTable
+    ram_fd: int = -1
     _buffer: bytes = b""
 
     @property
@@ -66,8 +68,11 @@ class DomainProcess:
         event = message["event"]
         if event == "built":
             self.info = message
-            ram_fd, _hv_fd, inbox_fd, inbox_eventfd = fds
+            ram_fd, _hv_fd, inbox_fd, inbox_eventfd, grant_fd = fds
             self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
+            self.ram_fd = os.dup(ram_fd)       # for peers that map our grants
+            from hvcore.grant_table import HostGrantTable
+            self.grants = HostGrantTable(self.domid, self.ram, message["nr_pages"], grant_fd)
             self.outbox = Outbox(inbox_fd, os.dup(inbox_eventfd), sender=0)
             self.inbox_fds = (os.dup(inbox_fd), os.dup(inbox_eventfd))
             for fd in fds:
@@ -78,11 +83,13 @@ class DomainProcess:
             self.shutdown = message
         elif event == "error":
             raise DomainStartError(message["message"])
-        elif event in ("evtchn_unbound", "evtchn_closed", "bind"):
+        elif event in ("evtchn_unbound", "evtchn_closed", "bind") or event.startswith("grant_"):
             if self.on_event is not None:
                 self.on_event(self, message)
             elif event == "bind":
                 self.send({"reply": True, "errno": 3})     # ESRCH: no other domains here
+            elif event.startswith("grant_"):
+                self.send({"reply": True, "status": -2})   # GNTST_bad_domain
 
     def send(self, message: dict, fds: list[int] | None = None) -> None:
         """To the domain process (replies, peer introductions)."""
@@ -186,6 +193,12 @@ class DomainProcess:
             for fd in self.inbox_fds:
                 os.close(fd)
             self.inbox_fds = None
+        if self.grants is not None:
+            self.grants.close()
+            self.grants = None
+        if self.ram_fd >= 0:
+            os.close(self.ram_fd)
+            self.ram_fd = -1
         if self.ram is not None:
             try:
                 self.ram.close()
@@ -204,13 +217,14 @@ class _XenstoreLink:
 
 
 def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
-                 cmdline: str = "", console_io: bool = True) -> DomainProcess:
+                 cmdline: str = "", console_io: bool = True, vcpus: int = 1) -> DomainProcess:
     """Start a domain in its own process and wait until its memory is handed over."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     notify = os.eventfd(0, os.EFD_NONBLOCK)
     argv = [sys.executable, "-m", "hvcore.host.domain_main", "--sock", str(child.fileno()),
             "--notify", str(notify), "--domid", str(domid), "--name", name,
-            "--kernel", str(kernel), "--memory", str(memory_mib), "--cmdline", cmdline]
+            "--kernel", str(kernel), "--memory", str(memory_mib), "--cmdline", cmdline,
+            "--vcpus", str(vcpus)]
     if not console_io:
         argv.append("--no-console-io")
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),

@@ -64,6 +64,8 @@ class HostLink:
             self._fds += fds
         line, self._buffer = self._buffer.split(b"\n", 1)
         msg = json.loads(line)
+        if msg.get("fds"):                    # descriptors that ride with a reply
+            msg["_fds"], self._fds = self._fds[:msg["fds"]], self._fds[msg["fds"]:]
         if msg.get("event") == "peer":
             self._add_peer(msg)
         return msg

@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hvcore.host.dom0_evtchn import Dom0Ports
 from hvcore.host.domain_process import DomainProcess, DomainStartError, spawn_domain
+from hvcore.host.grant_service import GrantService
 
 SOCKET_NAME = "host.sock"
 XENSTORED_SOCKET = "xenstored.sock"      # Xen's wire protocol, for tools, as dom0
@@ -55,6 +57,8 @@ class Host:
         self.unbound: dict[tuple[int, int], int] = {}
         self.bound: dict[tuple[int, int], tuple[int, int]] = {}
         self.slots: dict[int, dict[int, int]] = {}
+        self.dom0_ports = Dom0Ports(self)       # backends' event channels to guests
+        self.grant_service = GrantService(self._domain_process)
         self.running = True
         old = os.umask(0o077)           # the socket is for its owner only
         try:
@@ -89,7 +93,9 @@ class Host:
                  *(c for c in self.clients if c.fileno() >= 0)]
         for g in self.guests.values():
             waits += [g.dp.sock, g.dp.notify_fd]
+        waits += self.dom0_ports.waits()
         ready, _, _ = select.select(waits, [], [], 0.05)
+        self.dom0_ports.service()
         if self.listener in ready:
             conn, _ = self.listener.accept()
             self.clients[conn] = b""
@@ -132,6 +138,8 @@ class Host:
             for c in list(g.consoles):
                 self._drop(c)
             self._forget_channels(domid)
+            self.grant_service.release(domid)
+            self.dom0_ports.forget(domid)
             try:
                 self.xenstore.store.rm(DOM0, f"/local/domain/{domid}")
             except Exception:   # noqa: BLE001 - already gone is fine
@@ -251,21 +259,29 @@ class Host:
     def _start(self, cfg) -> dict:
         domid = self.next_domid
         try:
-            dp = spawn_domain(str(cfg.kernel), domid, cfg.name, cfg.memory, cfg.cmdline or "")
+            dp = spawn_domain(str(cfg.kernel), domid, cfg.name, cfg.memory, cfg.cmdline or "",
+                              vcpus=cfg.vcpus)
         except DomainStartError as err:
             return {"ok": False, "error": str(err)}
         self.next_domid += 1
         dp.attach_xenstore(self.xenstore)
         dp.on_event = self._channel_event
+        self.dom0_ports.attach(dp)
         log = open(self.state / f"d{domid}.log", "ab")
         self.guests[domid] = Guest(dp, cfg, log=log)
         self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
         return {"ok": True, "domid": domid, "name": cfg.name}
 
     # ---- interdomain event channels ----------------------------------------------
+    def _domain_process(self, domid: int) -> DomainProcess | None:
+        g = self.guests.get(domid)
+        return g.dp if g is not None else None
+
     def _channel_event(self, dp: DomainProcess, msg: dict) -> None:
         me, event = dp.domid, msg["event"]
-        if event == "evtchn_unbound":
+        if event.startswith("grant_"):
+            self.grant_service.handle(dp, msg)
+        elif event == "evtchn_unbound":
             self.unbound[(me, msg["port"])] = msg["remote"]
         elif event == "evtchn_closed":
             self.unbound.pop((me, msg["port"]), None)
@@ -402,7 +418,7 @@ class Host:
 
     def _row(self, domid: int, g: Guest) -> dict:
         return {"name": g.dp.name, "id": domid, "mem": g.config.memory,
-                "vcpus": g.config.vcpus, "state": "p" if g.paused else "r",
+                "vcpus": g.dp.info.get("vcpus", g.config.vcpus), "state": "p" if g.paused else "r",
                 "time": round(time.monotonic() - g.started, 1), "pid": g.dp.pid}
 
     def _console_input(self, conn: socket.socket, data: bytes) -> None:

@@ -30,7 +30,8 @@ _ARGS_32 = (X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_E
 
 FAMILIES = ("console_io", "sched_op", "xen_version", "traps", "callback", "stack",
             "iret", "mm", "memory_op", "vcpu_op", "timer", "physdev_op", "vm_assist",
-            "segment", "descriptor", "multicall", "event_channel_op", "debugreg")
+            "segment", "descriptor", "multicall", "event_channel_op", "debugreg",
+            "grant_table_op")
 
 
 def hypercall(nr: int) -> Callable[[Handler], Handler]:

@@ -1,7 +1,8 @@
-"""Small C helpers the engine needs where Python would be too slow (built on first use).
+"""Small C helpers where Python would be too slow or cannot do the job (built on first use).
 
 `preempt.c`: the block hook that stops a vCPU at a block boundary when its time slice
 is over (see the file's comment for why a stop must never come from another thread).
+`atomic.c`: locked cmpxchg on words shared with guests and other processes.
 """
 from __future__ import annotations
 
@@ -12,30 +13,35 @@ import subprocess
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_SOURCE = _HERE / "preempt.c"
-_LIBRARY = _HERE / "build" / "libhvpreempt.so"
 
 
 class NativeBuildError(Exception):
-    """The C helper could not be compiled (gcc missing?)."""
+    """A C helper could not be compiled (gcc missing?)."""
 
 
-def _build() -> None:
-    _LIBRARY.parent.mkdir(exist_ok=True)
-    tmp = _LIBRARY.with_suffix(f".{os.getpid()}.tmp")
-    cmd = ["gcc", "-O2", "-shared", "-fPIC", "-o", str(tmp), str(_SOURCE)]
+def _build(source: Path, library: Path) -> None:
+    library.parent.mkdir(exist_ok=True)
+    tmp = library.with_suffix(f".{os.getpid()}.tmp")
+    cmd = ["gcc", "-O2", "-shared", "-fPIC", "-o", str(tmp), str(source)]
     try:
         subprocess.run(cmd, check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as err:
-        raise NativeBuildError(f"cannot build {_SOURCE.name}: {err}") from None
-    os.replace(tmp, _LIBRARY)     # atomic: concurrent builders never see half a file
+        raise NativeBuildError(f"cannot build {source.name}: {err}") from None
+    os.replace(tmp, library)     # atomic: concurrent builders never see half a file
+
+
+def _load(name: str) -> ctypes.CDLL:
+    """hvcore/native/NAME.c as a shared library, rebuilt when the source is newer."""
+    source = _HERE / f"{name}.c"
+    library = _HERE / "build" / f"libhv{name}.so"
+    if not library.exists() or library.stat().st_mtime < source.stat().st_mtime:
+        _build(source, library)
+    return ctypes.CDLL(str(library))
 
 
 @functools.lru_cache(maxsize=1)
 def preempt_library() -> ctypes.CDLL:
-    if not _LIBRARY.exists() or _LIBRARY.stat().st_mtime < _SOURCE.stat().st_mtime:
-        _build()
-    lib = ctypes.CDLL(str(_LIBRARY))
+    lib = _load("preempt")
     lib.hv_preempt_register.restype = ctypes.POINTER(ctypes.c_int32)
     lib.hv_preempt_register.argtypes = [ctypes.c_void_p]
     lib.hv_preempt_unregister.argtypes = [ctypes.c_void_p]
@@ -44,4 +50,14 @@ def preempt_library() -> ctypes.CDLL:
     lib.hv_preempt_init.argtypes = [stop_type]
     lib._stop = stop_type(("uc_emu_stop", uclib))   # keep it alive
     lib.hv_preempt_init(lib._stop)
+    return lib
+
+
+@functools.lru_cache(maxsize=1)
+def atomic_library() -> ctypes.CDLL:
+    lib = _load("atomic")
+    lib.hv_cmpxchg32.restype = ctypes.c_uint32
+    lib.hv_cmpxchg32.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
+    lib.hv_clear_bits16.restype = ctypes.c_uint16
+    lib.hv_clear_bits16.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
     return lib
