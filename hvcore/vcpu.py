@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from unicorn import UcError
 from unicorn import x86_const as X
 
 from hvcore import engine as eng
@@ -85,7 +86,20 @@ class GuestCpuState:
     blocked: bool = False
     poll_ports: tuple[int, ...] = ()
     poll_deadline_ns: int | None = None
-    up: bool = True
+    up: bool = True               # Xen's !_VPF_down
+    initialised: bool = True      # Xen's is_initialised (VCPUOP_initialise on vCPU1..)
+
+
+@dataclass
+class GuestEntry:
+    """Where a vCPU first enters guest code (set by VCPUOP_initialise; entered by iret
+    when the scheduler first runs it, so a bad context faults that vCPU, not the caller)."""
+    rip: int
+    cs: int
+    rflags: int
+    rsp: int
+    ss: int
+    data_selectors: tuple[int, int, int, int]     # ds, es, fs, gs
 
 
 class VCPU:
@@ -100,6 +114,7 @@ class VCPU:
         self.zero_page = 0
         self.traps_taken = 0
         self.hypercalls_made = 0
+        self.entry: GuestEntry | None = None
         self._tlb: dict[tuple[int, int], tuple[int, bool]] = {}
 
     # ---- register access --------------------------------------------------------
@@ -225,6 +240,8 @@ class VCPU:
     def run_slice(self, slice_us: int) -> None:
         """Run guest code for up to `slice_us` microseconds, servicing every trap."""
         from hvcore.arch.x86.pv import traps   # late: traps imports this module
+        if self.entry is not None and not self._enter():
+            return
         with self.engine.time_slice(slice_us):
             while self.runnable():
                 traps.deliver_pending_events(self)
@@ -233,3 +250,20 @@ class VCPU:
                     return
                 self.traps_taken += 1
                 traps.handle_exit(self, exit)
+
+    def _enter(self) -> bool:
+        """First entry into guest code from a VCPUOP_initialise context."""
+        e, self.entry = self.entry, None
+        try:
+            self.engine.iret_to(e.rip, e.cs, e.rflags, e.rsp, e.ss)
+        except eng.EngineError as why:
+            from hvcore.crash import crash_domain
+            crash_domain(self, f"vCPU{self.id} cannot enter guest code: {why}")
+            return False
+        for reg, sel in zip((X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS,
+                             X.UC_X86_REG_GS), e.data_selectors):
+            try:
+                self.set_reg(reg, sel)
+            except UcError:
+                self.set_reg(reg, 0)      # a selector that does not load is left null
+        return True

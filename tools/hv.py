@@ -7,6 +7,7 @@ Exit codes: 0 guest powered off, 1 crashed, 3 rebooted, 124 timed out, 2 bad inp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -97,10 +98,10 @@ def cmd_run(args) -> int:
 
     if not os.path.isfile(args.kernel):
         raise BadInput(f"hv: {args.kernel}: no such file")
-    kernel, name, memory, cmdline = _what_to_boot(args)
+    kernel, name, memory, cmdline, vcpus = _what_to_boot(args)
     start = time.monotonic()
     try:
-        dp = spawn_domain(kernel, 1, name, memory, cmdline)
+        dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
     from hvcore.xenstore import XenStore
@@ -154,19 +155,21 @@ def _readable_fd(fd: int) -> bool:
         return False
 
 
-def _what_to_boot(args) -> tuple[str, str, int, str]:
-    """(kernel, name, memory MiB, cmdline) from a kernel file or an xl.cfg file;
-    options given on the command line win over the config's."""
+def _what_to_boot(args) -> tuple[str, str, int, str, int]:
+    """(kernel, name, memory MiB, cmdline, vcpus) from a kernel file or an xl.cfg file;
+    options given on the command line win over the config's. A kernel file takes
+    KEY=VALUE settings too (vcpus=2), as if it came with a config of its own."""
     with open(args.kernel, "rb") as f:
         is_elf = f.read(4) == b"\x7fELF"
-    if is_elf:
-        if args.overrides:
-            raise BadInput(f"hv: {args.overrides[0]}: KEY=VALUE settings need a config file")
-        name = args.name or os.path.splitext(os.path.basename(args.kernel))[0]
-        return args.kernel, name, args.memory or 64, args.cmdline or ""
-    from hvcore.toolstack import ConfigError, load_config
+    from hvcore.toolstack import ConfigError, load_config, parse_config
     try:
-        cfg = load_config(args.kernel, args.overrides)
+        if is_elf:
+            kernel = json.dumps(os.path.abspath(args.kernel))
+            text = f'name = "hv-run"\nkernel = {kernel}\nmemory = 64\n'
+            cfg = parse_config(text, "hv run", overrides=args.overrides)
+            cfg = dataclasses.replace(cfg, name=os.path.splitext(os.path.basename(args.kernel))[0])
+        else:
+            cfg = load_config(args.kernel, args.overrides)
     except ConfigError as err:
         raise BadInput(f"hv: {err}")
     if cfg.type != "pv":
@@ -174,7 +177,8 @@ def _what_to_boot(args) -> tuple[str, str, int, str]:
     for warning in cfg.warnings:
         sys.stderr.write(f"hv: {warning}\n")
     cmdline = args.cmdline if args.cmdline is not None else (cfg.cmdline or "")
-    return str(cfg.kernel), args.name or cfg.name, args.memory or cfg.memory, cmdline
+    return (str(cfg.kernel), args.name or cfg.name, args.memory or cfg.memory, cmdline,
+            cfg.vcpus)
 
 
 def _stream(out, dp) -> None:

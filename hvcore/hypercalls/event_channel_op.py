@@ -96,9 +96,18 @@ def set_pending(dom, port: int) -> None:
             poller.state.poll_ports, poller.state.poll_deadline_ns = (), None
 
 
+# Xen's virq_is_global: these VIRQs are per vCPU, the others are for the domain
+_PER_VCPU_VIRQS = frozenset({XEN.VIRQ_TIMER, XEN.VIRQ_DEBUG, XEN.VIRQ_XENOPROF, XEN.VIRQ_XENPMU})
+
+
+def virq_is_global(virq: int) -> bool:
+    return virq not in _PER_VCPU_VIRQS
+
+
 def send_virq(dom, virq: int, vcpu: int = 0) -> None:
+    """Raise `virq` on `vcpu` (a global VIRQ goes wherever its channel is bound)."""
     for port, ch in _channels(dom).items():
-        if ch.state == ECS_VIRQ and ch.virq == virq and ch.vcpu == vcpu:
+        if ch.state == ECS_VIRQ and ch.virq == virq and (ch.vcpu == vcpu or virq_is_global(virq)):
             set_pending(dom, port)
 
 
@@ -204,9 +213,12 @@ def event_channel_op(v, cmd, arg, *_):
     chans = _channels(dom)
     if cmd == EV.EVTCHNOP_bind_virq:          # { u32 virq; u32 vcpu; port out }
         virq, vcpu = _rw(v, arg, "<II")
-        if virq >= XEN.NR_VIRQS or vcpu >= len(dom.vcpus):
-            return -E.EINVAL
-        if any(c.state == ECS_VIRQ and c.virq == virq and c.vcpu == vcpu for c in chans.values()):
+        if virq >= XEN.NR_VIRQS or (virq_is_global(virq) and vcpu != 0):
+            return -E.EINVAL                  # global VIRQs bind on vCPU0 (bind_vcpu moves them)
+        if vcpu >= len(dom.vcpus):
+            return -E.ENOENT
+        if any(c.state == ECS_VIRQ and c.virq == virq
+               and (c.vcpu == vcpu or virq_is_global(virq)) for c in chans.values()):
             return -E.EEXIST
         return _bind_new(v, arg, 8, Channel(ECS_VIRQ, vcpu=vcpu, virq=virq))
     if cmd == EV.EVTCHNOP_bind_ipi:           # { u32 vcpu; port out }
@@ -291,9 +303,13 @@ def event_channel_op(v, cmd, arg, *_):
         return 0
     if cmd == EV.EVTCHNOP_bind_vcpu:          # { port; vcpu }
         port, vcpu = _rw(v, arg, "<II")
+        if vcpu >= len(dom.vcpus):
+            return -E.ENOENT
         ch = chans.get(port)
-        if ch is None or vcpu >= len(dom.vcpus):
-            return -E.ENOENT if ch is None else -E.EINVAL
+        rebindable = ch is not None and (ch.state in (ECS_UNBOUND, ECS_INTERDOMAIN) or
+                                         (ch.state == ECS_VIRQ and virq_is_global(ch.virq)))
+        if not rebindable:
+            return -E.EINVAL                  # IPIs and per-vCPU VIRQs stay where they are
         ch.vcpu = vcpu
         return 0
     return -E.ENOSYS
