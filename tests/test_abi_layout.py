@@ -45,7 +45,7 @@ struct iret_context { uint32_t eax, eip, cs, eflags, esp, ss; };
 
 HEADERS = ["xen.h", "sched.h", "version.h", "vcpu.h", "callback.h", "memory.h", "physdev.h",
            "event_channel.h", "grant_table.h", "io/console.h", "io/xs_wire.h", "io/ring.h",
-           "io/blkif.h", "io/xenbus.h"]
+           "io/blkif.h", "io/netif.h", "io/xenbus.h"]
 
 ABI_OF_FLAG = {"-m64": X86_64, "-m32": X86_32}
 
@@ -269,6 +269,8 @@ COMPLETE_PREFIXES = {
     ("arch-x86/xen.h", "arch_x86"): ["VGCF_", "_VGCF_", "FIRST_RESERVED_GDT_"],
     ("io/xs_wire.h", "io.xs_wire"): ["XS_", "XENSTORE_"],
     ("io/blkif.h", "io.blkif"): ["BLKIF_", "VDISK_"],
+    ("io/netif.h", "io.netif"): ["XEN_NETIF_", "_XEN_NETIF_", "NETTXF_", "_NETTXF_",
+                                 "NETRXF_", "_NETRXF_", "NETIF_RSP_"],
 }
 # Aliases that exist only for old __XEN_INTERFACE_VERSION__s or inside Xen itself.
 LEGACY_OR_INTERNAL = {
