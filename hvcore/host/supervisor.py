@@ -59,6 +59,9 @@ class Host:
         self.slots: dict[int, dict[int, int]] = {}
         self.dom0_ports = Dom0Ports(self)       # backends' event channels to guests
         self.grant_service = GrantService(self._domain_process)
+        from hvcore.backends.service import BlockBackends
+        self.block = BlockBackends(self.xenstore, self.dom0_ports, self.log)   # blkback
+        self.backends_busy = False
         self.running = True
         old = os.umask(0o077)           # the socket is for its owner only
         try:
@@ -94,7 +97,7 @@ class Host:
         for g in self.guests.values():
             waits += [g.dp.sock, g.dp.notify_fd]
         waits += self.dom0_ports.waits()
-        ready, _, _ = select.select(waits, [], [], 0.05)
+        ready, _, _ = select.select(waits, [], [], 0 if self.backends_busy else 0.05)
         self.dom0_ports.service()
         if self.listener in ready:
             conn, _ = self.listener.accept()
@@ -106,6 +109,7 @@ class Host:
         for conn in [c for c in ready if c in self.xs_clients]:
             self._xs_readable(conn)
         self._backends()
+        self.backends_busy = self.block.serve()
         self._reap()
 
     def _backends(self) -> None:
@@ -137,6 +141,7 @@ class Host:
                 self.dmesg.extend(report.splitlines())
             for c in list(g.consoles):
                 self._drop(c)
+            self.block.remove_domain(domid)
             self._forget_channels(domid)
             self.grant_service.release(domid)
             self.dom0_ports.forget(domid)
@@ -270,6 +275,7 @@ class Host:
         log = open(self.state / f"d{domid}.log", "ab")
         self.guests[domid] = Guest(dp, cfg, log=log)
         self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
+        self.block.add_domain(domid, dp.grants, cfg.disk)
         return {"ok": True, "domid": domid, "name": cfg.name}
 
     # ---- interdomain event channels ----------------------------------------------
