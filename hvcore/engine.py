@@ -27,7 +27,8 @@ import time
 
 from dataclasses import dataclass, field
 
-from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
+from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK, UC_HOOK_CODE,
+                     UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
                      UC_HOOK_INTR, UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_UNMAPPED,
                      UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_64, UC_PROT_ALL, Uc, UcError)
 from unicorn import x86_const as X
@@ -172,6 +173,7 @@ class Engine:
         self.iret_frame_virt = 0
         self.iret_frame_paddr = 0
         self._inline_hooks: list = []
+        self._insn_stop_hook = 0           # only while a watchpoint exists
         self._uch_raw = self.uc._uch
         self._reg_buf = ctypes.c_uint64()
         self._reg_ref = ctypes.byref(self._reg_buf)
@@ -240,8 +242,10 @@ class Engine:
         exit = self._pending.exit
         # Stopping at `until` makes the engine probe the byte before it; where that is
         # unmapped it reports a #PF there although no guest instruction has run.
+        # (The fault address is that byte, or its page when the probe wraps below 0.)
+        probe = (rip - 1) & ((1 << 64) - 1)
         if landed and exit is not None and exit.kind == EXIT_TRAP and exit.vector == 14 \
-                and self.uc.reg_read(X.UC_X86_REG_CR2) == (rip - 1) & ((1 << 64) - 1):
+                and self.uc.reg_read(X.UC_X86_REG_CR2) in (probe, probe & ~0xFFF):
             self.uc.reg_write(X.UC_X86_REG_CR2, cr2)
             exit = self._pending.exit = None
         if exit is not None or not landed:
@@ -299,6 +303,71 @@ class Engine:
     def close(self) -> None:
         from hvcore.native import preempt_library
         preempt_library().hv_preempt_unregister(self._uch)
+
+    # ---- debugger support (hooks exist only while a breakpoint/watchpoint does) ----
+    def step(self, rip: int) -> Exit:
+        """Run exactly one guest instruction (gdb's stepi). `count` makes the engine add
+        a per-instruction hook of its own, for this call only (the next `run` drops it)."""
+        self._preempt[0] = 0
+        self._pending.exit = None
+        self.cpu.old_exception.value = -1
+        try:
+            self.uc.emu_start(rip, self.stop_address, count=1)
+        except UcError as err:
+            if self._pending.exit is None:
+                return Exit(EXIT_ENGINE_ERROR, detail=str(err),
+                            address=self.uc.reg_read(X.UC_X86_REG_RIP))
+        self.cpu.old_exception.value = -1
+        return self._pending.exit or Exit(EXIT_TIMEOUT)
+
+    def add_code_hook(self, begin: int, end: int, fn) -> int:
+        """`fn(address) -> bool` before each instruction in [begin, end]; True stops the
+        vCPU on that instruction, not executed. Blocks translated before the hook
+        existed do not call it: they are dropped here."""
+        def on_code(address: int, _size: int) -> None:
+            if fn(address):
+                self.uc.emu_stop()
+        handle = self.uc.hook_add(UC_HOOK_CODE, self._guarded(on_code), None, begin, end)
+        self.drop_code_cache(begin, end + 1)
+        return handle
+
+    def add_access_hook(self, kinds: int, begin: int, end: int, fn) -> int:
+        """`fn(access, address, size) -> bool` on guest accesses (virtual addresses) in
+        [begin, end]; True stops the vCPU right after the accessing instruction."""
+        if not self._insn_stop_hook:
+            self._install_insn_stop()
+
+        def on_access(access: int, address: int, size: int, _value: int) -> bool:
+            if fn(access, address, size):
+                self._stop_next[0] = 1
+            return True
+        return self.uc.hook_add(kinds, self._guarded(on_access, result=True), None, begin, end)
+
+    def remove_hook(self, handle: int, begin: int = 0, end: int = 0) -> None:
+        self.uc.hook_del(handle)
+        if end > begin:
+            self.drop_code_cache(begin, end)
+
+    def drop_insn_stop(self) -> None:
+        """The last access hook is gone: drop the per-instruction stop hook too."""
+        if self._insn_stop_hook:
+            self.uc.hook_del(self._insn_stop_hook)
+            self._insn_stop_hook = 0
+            self.uc.ctl_flush_tb()
+
+    def drop_code_cache(self, begin: int, end: int) -> None:
+        """Forget translated code in [begin, end) (code patched, hooks changed)."""
+        self.uc.ctl_remove_cache(begin, end)
+
+    def _install_insn_stop(self) -> None:
+        from hvcore.native import preempt_library
+        lib = preempt_library()
+        self._stop_next = lib.hv_stop_next_flag(self._uch)
+        hook_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                                     ctypes.c_void_p)
+        self._insn_hook_fn = hook_type(("hv_insn_hook", lib))
+        self._insn_stop_hook = self.uc._Uc__do_hook_add(UC_HOOK_CODE, self._insn_hook_fn, 1, 0)
+        self.uc.ctl_flush_tb()
 
     # ---- hooks: record, stop, never raise --------------------------------------------
     def _install_hooks(self) -> None:

@@ -202,8 +202,9 @@ def find_xen_notes(elffile: ELFFile) -> XenNotes:
 
 
 def _note_alignment(align: int) -> int:
-    # Notes are 4-aligned except in areas explicitly aligned to 8 (ELF64 gABI style).
-    return 8 if align == 8 else 4
+    # Xen's libelf pads every note's name and descriptor to 4 bytes, whatever the area's
+    # alignment: GRUB's PV image has its Xen notes 4-padded in an area aligned to 8.
+    return 4
 
 
 def _note_segments(elffile: ELFFile, path: str) -> list[tuple[bytes, int]]:
@@ -213,7 +214,8 @@ def _note_segments(elffile: ELFFile, path: str) -> list[tuple[bytes, int]]:
         # p_offset 0 is skipped like libelf does: old binutils wrote broken PT_NOTEs so.
         if ph["p_type"] == "PT_NOTE" and ph["p_offset"]:
             blob = _read_range(elffile, path, "PT_NOTE", ph["p_offset"], ph["p_filesz"])
-            areas.append((blob, _note_alignment(ph["p_align"])))
+            blob += _read_slack(elffile, ph["p_offset"] + ph["p_filesz"])
+            areas.append((blob, _note_alignment(ph["p_align"]), ph["p_filesz"]))
     return areas
 
 
@@ -223,8 +225,15 @@ def _note_sections(elffile: ELFFile, path: str) -> list[tuple[bytes, int]]:
         sh = sec.header
         if sh["sh_type"] == "SHT_NOTE":
             blob = _read_range(elffile, path, f"section {sec.name}", sh["sh_offset"], sh["sh_size"])
-            areas.append((blob, _note_alignment(sh["sh_addralign"])))
+            blob += _read_slack(elffile, sh["sh_offset"] + sh["sh_size"])
+            areas.append((blob, _note_alignment(sh["sh_addralign"]), sh["sh_size"]))
     return areas
+
+
+def _read_slack(elffile: ELFFile, offset: int, size: int = 256) -> bytes:
+    """The file's bytes just after a note area, which a last note's descriptor may use."""
+    elffile.stream.seek(offset)
+    return elffile.stream.read(size)
 
 
 def _read_range(elffile: ELFFile, path: str, what: str, offset: int, size: int) -> bytes:

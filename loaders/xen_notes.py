@@ -121,27 +121,46 @@ def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) & -alignment
 
 
-def iter_notes(blob: bytes, alignment: int = 4) -> Iterator[tuple[bytes, int, bytes]]:
+def iter_notes(blob: bytes, alignment: int = 4,
+               limit: int | None = None) -> Iterator[tuple[bytes, int, bytes]]:
     """Yield (owner name without NULs, type, descriptor) for each note in a note area.
 
-    alignment is 4 for classic notes (what Xen and Linux emit); areas aligned to 8 (e.g.
-    .note.gnu.property in ELF64) pad name and descriptor to 8 instead.
+    Notes start within the first `limit` bytes of `blob` (all of it by default); a note's
+    descriptor may run into the bytes after them, as libelf bounds it by the file, not
+    by the area (GRUB's 32-bit image has a last note longer than its area).
     """
     pos = 0
+    limit = len(blob) if limit is None else limit
     # A tail shorter than a note header is padding between aligned areas, not a note.
-    while len(blob) - pos >= _NOTE_HEADER.size:
+    while limit - pos >= _NOTE_HEADER.size:
         namesz, descsz, ntype = _NOTE_HEADER.unpack_from(blob, pos)
         name_at = pos + _NOTE_HEADER.size
         desc_at = name_at + _align(namesz, alignment)
         end = desc_at + _align(descsz, alignment)
-        if desc_at + descsz > len(blob):
+        if name_at + namesz > len(blob):
             raise NoteError(f"note at offset {pos:#x} of a note area runs past its end "
-                            f"(namesz {namesz:#x}, descsz {descsz:#x}, area {len(blob):#x} bytes)")
-        yield blob[name_at:name_at + namesz].rstrip(b"\0"), ntype, blob[desc_at:desc_at + descsz]
+                            f"(namesz {namesz:#x}, descsz {descsz:#x}, area {limit:#x} bytes)")
+        desc = blob[desc_at:desc_at + descsz]
+        if len(desc) < descsz:           # usable only as a NUL-terminated string
+            desc = TruncatedDesc(desc, f"note at offset {pos:#x} of a note area runs past "
+                                       f"its end (descsz {descsz:#x}, area {limit:#x} bytes)")
+        yield blob[name_at:name_at + namesz].rstrip(b"\0"), ntype, desc
         pos = end
 
 
+class TruncatedDesc(bytes):
+    """A descriptor cut short by the end of the file. libelf still reads a string note
+    up to its NUL from it (GRUB's 32-bit PV image needs that); anything else is broken."""
+
+    def __new__(cls, data: bytes, problem: str) -> "TruncatedDesc":
+        obj = super().__new__(cls, data)
+        obj.problem = problem
+        return obj
+
+
 def _numeric(ntype: int, desc: bytes) -> int:
+    if isinstance(desc, TruncatedDesc):
+        raise NoteError(desc.problem)
     # libelf reads numeric notes as little-endian 1/2/4/8-byte integers; other sizes are
     # meaningless (and would silently read as 0 there), so say so.
     if len(desc) not in (1, 2, 4, 8):
@@ -151,6 +170,8 @@ def _numeric(ntype: int, desc: bytes) -> int:
 
 
 def _string(desc: bytes) -> str:
+    if isinstance(desc, TruncatedDesc) and b"\0" not in desc:
+        raise NoteError(desc.problem)
     # Strings are NUL-terminated; tolerate a missing NUL and non-ASCII bytes rather than
     # rejecting a kernel over a cosmetic field.
     return desc.split(b"\0", 1)[0].decode("ascii", errors="replace")
@@ -171,11 +192,12 @@ def _apply_note(notes: XenNotes, ntype: int, desc: bytes) -> None:
     setattr(notes, attr, value)  # other repeated notes: the last one wins, as in libelf
 
 
-def xen_notes_from_areas(areas: Iterable[tuple[bytes, int]]) -> XenNotes:
-    """Collect the notes owned by "Xen" from note areas given as (bytes, alignment)."""
+def xen_notes_from_areas(areas: Iterable[tuple]) -> XenNotes:
+    """Collect the notes owned by "Xen" from note areas given as (bytes, alignment) or
+    (bytes, alignment, end of the area within bytes)."""
     notes = XenNotes()
-    for blob, alignment in areas:
-        for owner, ntype, desc in iter_notes(blob, alignment):
+    for blob, alignment, *end in areas:
+        for owner, ntype, desc in iter_notes(blob, alignment, *end):
             if owner == XEN_NOTE_OWNER:
                 _apply_note(notes, ntype, desc)
     return notes

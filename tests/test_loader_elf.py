@@ -13,7 +13,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from loaders.elf import KernelImage, LoaderError, XenNotes, find_xen_notes, load_kernel
-from loaders.xen_notes import iter_notes, parse_features, NoteError
+from loaders.xen_notes import iter_notes, parse_features, xen_notes_from_areas, NoteError
 
 VB64 = 0xFFFFFFFF80000000  # Linux-style x86-64 virt base
 VB32 = 0xC0000000  # Linux-style i386 virt base
@@ -418,10 +418,17 @@ def test_bad_numeric_note_size(kernels: dict[str, Path]) -> None:
     expect_error(kernels["bad_numeric"], "bad ELF note", "3 bytes")
 
 
-def test_note_running_past_its_area(kernels: dict[str, Path], tmp_path: Path) -> None:
-    (_, note), = phdr_offsets(kernels["k64"], "PT_NOTE")
-    descsz_field = note["p_offset"] + 4
-    bad = patched(tmp_path, kernels["k64"], [(descsz_field, struct.pack("<I", 0x10000))])
+def test_note_running_past_the_end_of_the_file(kernels: dict[str, Path], tmp_path: Path) -> None:
+    """A numeric note whose descriptor would run past the end of the file (the note area
+    moved to the file's last bytes) is a broken ELF."""
+    (entry, _note), = phdr_offsets(kernels["k64"], "PT_NOTE")
+    data = kernels["k64"].read_bytes()
+    numeric = struct.pack("<III", 4, 8, 1) + b"Xen\0"          # ENTRY, 8 bytes, cut to 0
+    moved = bytearray(data + numeric)
+    struct.pack_into("<QQQ", moved, entry + 8, len(data), 0, 0)           # p_offset, vaddr, paddr
+    struct.pack_into("<QQ", moved, entry + 32, len(numeric), len(numeric))  # filesz, memsz
+    bad = tmp_path / "cut.elf"
+    bad.write_bytes(bytes(moved))
     expect_error(bad, "bad ELF note", "runs past")
 
 
@@ -450,8 +457,26 @@ def test_iter_notes_and_features_helpers() -> None:
     blob = struct.pack("<III", 4, 3, 6) + b"Xen\0" + b"abc\0"
     assert list(iter_notes(blob)) == [(b"Xen", 6, b"abc")]
     assert list(iter_notes(blob + b"\0" * 8)) == [(b"Xen", 6, b"abc")]  # padding tail
-    with pytest.raises(NoteError):
-        list(iter_notes(struct.pack("<III", 4, 64, 6) + b"Xen\0"))
+    with pytest.raises(NoteError):      # the name itself is cut off
+        list(iter_notes(struct.pack("<III", 8, 0, 6) + b"Xen\0"))
+    # A descriptor cut short by the end of the file still yields what is there (libelf
+    # reads string notes up to their NUL), marked so numeric use refuses it.
+    (owner, ntype, desc), = iter_notes(struct.pack("<III", 4, 12, 9) + b"Xen\0yes\0")
+    assert (owner, ntype, desc) == (b"Xen", 9, b"yes\0")
+
+
+def test_notes_as_grub_lays_them_out() -> None:
+    """GRUB's PV images: notes padded to 4 in an area aligned to 8 (x86_64), and a last
+    note (PAE_MODE "yes") whose descsz runs past the end of the file (i386)."""
+    def note(ntype: int, desc: bytes, descsz: int | None = None) -> bytes:
+        size = len(desc) if descsz is None else descsz
+        return struct.pack("<III", 4, size, ntype) + b"Xen\0" + desc + b"\0" * (-len(desc) % 4)
+    area = (note(6, b"GRUB\0") + note(8, b"generic\0") + note(5, b"xen-3.0\0")
+            + note(1, bytes(4)) + note(3, bytes(4)) + note(9, b"yes\0", descsz=12))
+    notes = xen_notes_from_areas([(area, 4)])
+    assert notes.pae_mode == "yes" and notes.guest_os == "GRUB"
+    with pytest.raises(NoteError, match="runs past"):    # a cut number is not a number
+        xen_notes_from_areas([(note(1, bytes(4), descsz=8), 4)])
     assert parse_features("!dom0| writable_page_tables |") == (
         {"dom0"}, {"dom0", "writable_page_tables"})
     assert parse_features(None) == (set(), set())
