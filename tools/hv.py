@@ -14,6 +14,8 @@ import sys
 import time
 
 EXIT_POWEROFF, EXIT_CRASH, EXIT_BAD_INPUT, EXIT_REBOOT, EXIT_TIMEOUT = 0, 1, 2, 3, 124
+EXIT_DESTROYED = 130           # the user ended `hv run` from its terminal (Ctrl-])
+CTRL_RIGHT_BRACKET = b"\x1d"   # detaches `hv console`, ends `hv run`
 _EXIT_FOR_REASON = {"poweroff": EXIT_POWEROFF, "reboot": EXIT_REBOOT, "crash": EXIT_CRASH,
                     "watchdog": EXIT_CRASH, "suspend": EXIT_POWEROFF,
                     "soft_reset": EXIT_REBOOT, "timeout": EXIT_TIMEOUT}
@@ -116,6 +118,9 @@ def cmd_run(args) -> int:
             ready, _, _ = select.select([dp.notify_fd, dp.sock] + stdin.fds(), [], [], wait)
             stdin.feed(dp, readable=bool(ready and stdin.fds() and stdin.fds()[0] in ready))
             _stream(out, dp)
+            if stdin.quit:
+                dp.kill()
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 timed_out = True
                 dp.kill()
@@ -123,16 +128,35 @@ def cmd_run(args) -> int:
         dp.wait()
         _stream(out, dp)
     finally:
+        stdin.restore()
         dp.close()
+    if stdin.quit:
+        print(f"\r\nhv: {name} destroyed (Ctrl-])", file=sys.stderr)
+        return EXIT_DESTROYED
     return _report(dp, name, time.monotonic() - start, timed_out)
 
 
 class _StdinFeeder:
-    """stdin -> the guest's console ring, holding back what the ring cannot take yet."""
+    """stdin -> the guest's console ring, holding back what the ring cannot take yet.
+    A terminal is put in raw mode (keys go to the guest as typed, as with `hv console`);
+    Ctrl-] there ends the run."""
 
     def __init__(self) -> None:
         self.pending = b""
         self.open = not sys.stdin.closed and _readable_fd(0)
+        self.quit = False
+        self.saved_tty = None
+        if self.open and os.isatty(0):
+            import termios
+            import tty
+            self.saved_tty = termios.tcgetattr(0)
+            tty.setraw(0)
+
+    def restore(self) -> None:
+        if self.saved_tty is not None:
+            import termios
+            termios.tcsetattr(0, termios.TCSADRAIN, self.saved_tty)
+            self.saved_tty = None
 
     def fds(self) -> list[int]:
         return [0] if self.open and not self.pending else []
@@ -142,6 +166,8 @@ class _StdinFeeder:
             data = os.read(0, 4096)
             if not data:
                 self.open = False
+            if self.saved_tty is not None and CTRL_RIGHT_BRACKET in data:
+                data, self.quit = data.split(CTRL_RIGHT_BRACKET, 1)[0], True
             self.pending += data
         if self.pending:
             self.pending = self.pending[dp.feed_console(self.pending):]
@@ -346,7 +372,7 @@ def _console(client, dom) -> int:
                 data = os.read(0, 1024)
                 if not data:
                     stdin_open = False
-                elif b"\x1d" in data:     # Ctrl-]
+                elif CTRL_RIGHT_BRACKET in data:
                     break
                 else:
                     sock.sendall(data)

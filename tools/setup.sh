@@ -8,6 +8,7 @@ need_pkgs=()
 [ -f /usr/include/xen/xen.h ] || need_pkgs+=(libxen-dev)
 echo 'int x;' | gcc -m32 -x c -c - -o /dev/null 2>/dev/null || need_pkgs+=(gcc-multilib)
 command -v gdb >/dev/null || need_pkgs+=(gdb)
+command -v mke2fs >/dev/null || [ -x /sbin/mke2fs ] || need_pkgs+=(e2fsprogs)   # test disk images
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_pkgs[*]}"
     sudo=""
@@ -23,3 +24,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e '.[test]'
     touch "$stamp"
 fi
+
+tools/fetch_grub_xen.sh      # Debian's PV GRUB, for its boot tests and the demo
