@@ -269,7 +269,7 @@ def _host_command(args, client) -> int:
             print(f"{'Name':<32} {'ID':>5} {'Mem':>5} {'VCPUs':>5} {'State':>6} {'Time(s)':>9}")
             for r in rows:
                 print(f"{r['name']:<32} {r['id']:>5} {r['mem']:>5} {r['vcpus']:>5} "
-                      f"{r['state'] + '-----':>6} {r['time']:>9.1f}")
+                      f"{_xl_state(r['state']):>6} {r['time']:>9.1f}")
         return 0
     if cmd == "dmesg":
         print("\n".join(client.request("dmesg")["lines"]))
@@ -285,13 +285,18 @@ def _host_command(args, client) -> int:
     if cmd in ("shutdown", "reboot"):
         client.request("shutdown", dom=args.dom,
                        reason="reboot" if cmd == "reboot" else "poweroff")
-        if cmd == "shutdown" and args.wait:
-            while any(str(args.dom) in (str(r["id"]), r["name"])
+        if cmd == "shutdown" and args.wait:      # until gone, or kept as shut down (preserve)
+            while any(str(args.dom) in (str(r["id"]), r["name"]) and r["state"] not in "sc"
                       for r in client.request("list")["domains"]):
                 time.sleep(0.1)
         return 0
     client.request(cmd, dom=args.dom)      # destroy, pause, unpause
     return 0
+
+
+def _xl_state(letters: str) -> str:
+    """xl's six state columns: running, blocked, paused, shutdown, crashed, dying."""
+    return "".join(c if c in letters else "-" for c in "rbpscd")
 
 
 def _xenstore(client, args) -> int:

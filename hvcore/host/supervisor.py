@@ -40,6 +40,8 @@ class Guest:
     log: object = None
     consoles: list[socket.socket] = field(default_factory=list)
     paused: bool = False
+    preserved: str | None = None     # xl's state letter once kept after it ended: s or c
+    ended: float | None = None
 
 
 class Host:
@@ -48,6 +50,7 @@ class Host:
         self.state = state
         self.xenstore = XenStore()
         self.guests: dict[int, Guest] = {}
+        self.preserved: dict[int, Guest] = {}    # ended, kept by on_*=preserve (not running)
         self.clients: dict[socket.socket, bytes] = {}
         self.dmesg: list[str] = []
         self.next_domid = 1
@@ -127,7 +130,6 @@ class Host:
 
     def _reap(self) -> None:
         """Notice dead domain processes, whatever killed them, and clean up after them."""
-        from hvcore.xenstore import DOM0
         for domid, g in list(self.guests.items()):
             code = g.dp.proc.poll()
             if code is None:
@@ -145,15 +147,34 @@ class Host:
             self._forget_channels(domid)
             self.grant_service.release(domid)
             self.dom0_ports.forget(domid)
-            try:
-                self.xenstore.store.rm(DOM0, f"/local/domain/{domid}")
-            except Exception:   # noqa: BLE001 - already gone is fine
-                pass
+            if action != "preserve":
+                self._forget_store(domid)
             g.log.close()
             g.dp.close()
             del self.guests[domid]
+            if action == "preserve":
+                self._preserve(g, reason)
             if action == "restart":
                 self._restart(g, reason)
+
+    def _forget_store(self, domid: int) -> None:
+        from hvcore.xenstore import DOM0
+        try:
+            self.xenstore.store.rm(DOM0, f"/local/domain/{domid}")
+        except Exception:   # noqa: BLE001 - already gone is fine
+            pass
+
+    def _preserve(self, g: Guest, reason: str) -> None:
+        """on_*=preserve: the domain stays listed (xl's 's' or 'c') with its console log
+        and crash report until `hv destroy`. On Xen a preserved domain keeps its memory
+        for a core dump; here the domain lived in its process, which has exited: its
+        memory (memfd), event channels (peers see them closed), grants and backends are
+        released as for any death, and what xl keeps is kept: the listing, the log and
+        /local/domain/N in xenstore, removed by `hv destroy`."""
+        g.preserved = "c" if reason == "crash" else "s"
+        g.ended = time.monotonic()
+        self.preserved[g.dp.domid] = g
+        self.log(f"d{g.dp.domid} ({g.dp.name}) preserved; `hv destroy {g.dp.name}` removes it")
 
     # ---- requests ------------------------------------------------------------------
     def _client_readable(self, conn: socket.socket) -> None:
@@ -210,7 +231,7 @@ class Host:
         conn.close()
 
     def _find(self, dom) -> Guest:
-        for domid, g in self.guests.items():
+        for domid, g in {**self.guests, **self.preserved}.items():
             if str(dom) in (str(domid), g.dp.name):
                 return g
         raise LookupError(f"no domain {dom!r}")
@@ -220,7 +241,8 @@ class Host:
         if op == "create":
             return self._create(req)
         if op == "list":
-            return {"ok": True, "domains": [self._row(d, g) for d, g in sorted(self.guests.items())]}
+            every = sorted({**self.guests, **self.preserved}.items())
+            return {"ok": True, "domains": [self._row(d, g) for d, g in every]}
         if op == "dmesg":
             return {"ok": True, "lines": self.dmesg}
         if op == "down":
@@ -231,6 +253,8 @@ class Host:
         if op == "info":
             return {"ok": True, "info": self._info()}
         g = self._find(req.get("dom"))
+        if g.preserved:
+            return self._preserved_request(conn, g, op)
         if op == "destroy":
             g.dp.kill()
             self.log(f"d{g.dp.domid} ({g.dp.name}) destroyed")
@@ -249,13 +273,28 @@ class Host:
             return None
         return {"ok": False, "error": f"unknown request {op!r}"}
 
+    def _preserved_request(self, conn: socket.socket, g: Guest, op: str) -> dict | None:
+        """A preserved domain can be read (console log) and destroyed, nothing else."""
+        if op == "destroy":
+            self._forget_store(g.dp.domid)
+            del self.preserved[g.dp.domid]
+            self.log(f"d{g.dp.domid} ({g.dp.name}) destroyed")
+            return {"ok": True}
+        if op == "console":
+            conn.sendall(json.dumps({"ok": True}).encode() + b"\n")
+            conn.sendall((self.state / f"d{g.dp.domid}.log").read_bytes())
+            self._drop(conn)                       # nothing more will come
+            return None
+        return {"ok": False, "error": f"d{g.dp.domid} ({g.dp.name}) is not running"
+                                      f" (preserved after it {'crashed' if g.preserved == 'c' else 'shut down'})"}
+
     def _create(self, req: dict) -> dict:
         from hvcore.toolstack import ConfigError, load_config
         try:
             cfg = load_config(req["config"], req.get("overrides", []))
         except ConfigError as err:
             return {"ok": False, "error": str(err)}
-        if any(g.dp.name == cfg.name for g in self.guests.values()):
+        if any(g.dp.name == cfg.name for g in [*self.guests.values(), *self.preserved.values()]):
             return {"ok": False, "error": f"a domain named {cfg.name!r} already exists"}
         if cfg.type != "pv":
             return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv only)"}
@@ -365,11 +404,12 @@ class Host:
     @staticmethod
     def _action(g: Guest, reason: str) -> str:
         """What the config says to do now (on_poweroff/on_reboot/on_crash...). A domain
-        killed from outside is gone: nothing to restart. `preserve` keeps nothing here
-        (the process is gone), so it is treated as destroy, with its log kept."""
+        killed from outside is gone: nothing to restart (or to preserve)."""
         key = {"poweroff": "on_poweroff", "reboot": "on_reboot", "crash": "on_crash",
                "watchdog": "on_watchdog", "soft_reset": "on_soft_reset"}.get(reason)
         action = getattr(g.config, key, "destroy") if key else "destroy"
+        if action == "preserve":
+            return "preserve"
         return "restart" if action in ("restart", "rename-restart", "coredump-restart") else "destroy"
 
     def _graceful(self, g: Guest, reason: str) -> dict:
@@ -424,8 +464,8 @@ class Host:
 
     def _row(self, domid: int, g: Guest) -> dict:
         return {"name": g.dp.name, "id": domid, "mem": g.config.memory,
-                "vcpus": g.dp.info.get("vcpus", g.config.vcpus), "state": "p" if g.paused else "r",
-                "time": round(time.monotonic() - g.started, 1), "pid": g.dp.pid}
+                "vcpus": g.dp.info.get("vcpus", g.config.vcpus), "state": g.preserved or ("p" if g.paused else "r"),
+                "time": round((g.ended or time.monotonic()) - g.started, 1), "pid": g.dp.pid}
 
     def _console_input(self, conn: socket.socket, data: bytes) -> None:
         for g in self.guests.values():
@@ -433,6 +473,9 @@ class Host:
                 g.dp.feed_console(data)
 
     def _shutdown_all(self) -> None:
+        for domid in list(self.preserved):
+            self._forget_store(domid)
+        self.preserved.clear()
         for g in self.guests.values():
             g.dp.kill()
         self._reap_all()
