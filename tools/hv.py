@@ -100,24 +100,27 @@ def cmd_run(args) -> int:
 
     if not os.path.isfile(args.kernel):
         raise BadInput(f"hv: {args.kernel}: no such file")
-    kernel, name, memory, cmdline, vcpus = _what_to_boot(args)
+    kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
     start = time.monotonic()
     try:
         dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
-    from hvcore.xenstore import XenStore
-    dp.attach_xenstore(XenStore())      # this private host's xenstored
+    from hvcore.host.private_host import PrivateHost
+    host = PrivateHost(dp, cfg)         # xenstored, dom0's event channels, blkback
     out = sys.stdout.buffer
     deadline = start + args.timeout if args.timeout else None
     timed_out = False
     stdin = _StdinFeeder()
+    busy = False
     try:
         while dp.proc.poll() is None:
             wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
-            ready, _, _ = select.select([dp.notify_fd, dp.sock] + stdin.fds(), [], [], wait)
+            ready, _, _ = select.select([dp.notify_fd, dp.sock] + host.waits() + stdin.fds(),
+                                        [], [], 0 if busy else wait)
             stdin.feed(dp, readable=bool(ready and stdin.fds() and stdin.fds()[0] in ready))
             _stream(out, dp)
+            busy = host.serve()
             if stdin.quit:
                 dp.kill()
                 break
@@ -129,6 +132,7 @@ def cmd_run(args) -> int:
         _stream(out, dp)
     finally:
         stdin.restore()
+        host.close()
         dp.close()
     if stdin.quit:
         print(f"\r\nhv: {name} destroyed (Ctrl-])", file=sys.stderr)
@@ -181,8 +185,8 @@ def _readable_fd(fd: int) -> bool:
         return False
 
 
-def _what_to_boot(args) -> tuple[str, str, int, str, int]:
-    """(kernel, name, memory MiB, cmdline, vcpus) from a kernel file or an xl.cfg file;
+def _what_to_boot(args) -> tuple[str, str, int, str, int, object]:
+    """(kernel, name, memory MiB, cmdline, vcpus, config) from a kernel file or an xl.cfg file;
     options given on the command line win over the config's. A kernel file takes
     KEY=VALUE settings too (vcpus=2), as if it came with a config of its own."""
     with open(args.kernel, "rb") as f:
@@ -204,7 +208,7 @@ def _what_to_boot(args) -> tuple[str, str, int, str, int]:
         sys.stderr.write(f"hv: {warning}\n")
     cmdline = args.cmdline if args.cmdline is not None else (cfg.cmdline or "")
     return (str(cfg.kernel), args.name or cfg.name, args.memory or cfg.memory, cmdline,
-            cfg.vcpus)
+            cfg.vcpus, cfg)
 
 
 def _stream(out, dp) -> None:

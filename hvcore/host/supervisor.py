@@ -308,14 +308,19 @@ class Host:
         except DomainStartError as err:
             return {"ok": False, "error": str(err)}
         self.next_domid += 1
+        self.adopt(dp, cfg, open(self.state / f"d{domid}.log", "ab"))
+        self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
+        return {"ok": True, "domid": domid, "name": cfg.name}
+
+    def adopt(self, dp: DomainProcess, cfg, log=None) -> Guest:
+        """Give a new domain's process its dom0: xenstored, event channels and grants,
+        the backends of its devices. `hv run`'s private host (private_host.py) uses it."""
         dp.attach_xenstore(self.xenstore)
         dp.on_event = self._channel_event
         self.dom0_ports.attach(dp)
-        log = open(self.state / f"d{domid}.log", "ab")
-        self.guests[domid] = Guest(dp, cfg, log=log)
-        self.log(f"d{domid} ({cfg.name}) created, pid {dp.pid}")
-        self.block.add_domain(domid, dp.grants, cfg.disk)
-        return {"ok": True, "domid": domid, "name": cfg.name}
+        guest = self.guests[dp.domid] = Guest(dp, cfg, log=log)
+        self.block.add_domain(dp.domid, dp.grants, cfg.disk)
+        return guest
 
     # ---- interdomain event channels ----------------------------------------------
     def _domain_process(self, domid: int) -> DomainProcess | None:
