@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after this many seconds (exit 124)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
-    sub.add_parser("up", help="start the host (dom0) in the background")
+    up = sub.add_parser("up", help="start the host (dom0) in the background")
+    up.add_argument("--pcap", default=None, metavar="FILE",
+                    help="write every frame on the host's bridges to FILE (libpcap, Ethernet)")
     sub.add_parser("down", help="destroy every domain and stop the host")
     create = sub.add_parser("create", help="create a domain from an xl.cfg file")
     create.add_argument("config", help="domain config in xl.cfg syntax")
@@ -250,7 +252,10 @@ def cmd_host(args) -> int:
 def _host_command(args, client) -> int:
     cmd = args.command
     if cmd == "up":
-        client.start_host(client.state_dir())
+        pcap = os.path.abspath(args.pcap) if args.pcap else None
+        if pcap is not None and not os.path.isdir(os.path.dirname(pcap)):
+            raise BadInput(f"hv up: --pcap {args.pcap}: no such folder")
+        client.start_host(client.state_dir(), pcap=pcap)
         return 0
     if cmd == "down":
         try:

@@ -36,14 +36,17 @@ def _connect(state: Path) -> socket.socket | None:
         return None
 
 
-def start_host(state: Path) -> None:
-    """`hv up`: start the host in the background unless it already runs."""
+def start_host(state: Path, pcap: str | None = None) -> None:
+    """`hv up`: start the host in the background unless it already runs; `pcap`, a
+    file for the bridges' frames."""
     if (sock := _connect(state)) is not None:
         sock.close()
         return
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(state / "host.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "hvcore.host.supervisor", "--state", str(state)],
+        capture = ["--pcap", pcap] if pcap else []
+        subprocess.Popen([sys.executable, "-m", "hvcore.host.supervisor", "--state", str(state),
+                          *capture],
                          cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                          start_new_session=True)
     deadline = time.monotonic() + 15

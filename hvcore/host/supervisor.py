@@ -45,7 +45,7 @@ class Guest:
 
 
 class Host:
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, pcap: Path | None = None) -> None:
         from hvcore.xenstore import XenStore
         self.state = state
         self.xenstore = XenStore()
@@ -65,6 +65,8 @@ class Host:
         from hvcore.backends.service import BlockBackends
         self.block = BlockBackends(self.xenstore, self.dom0_ports, self.log)   # blkback
         self.backends_busy = False
+        from hvcore.backends.net_service import NetBackends
+        self.net = NetBackends(self.xenstore, self.dom0_ports, self.log, pcap)   # netback
         self.running = True
         old = os.umask(0o077)           # the socket is for its owner only
         try:
@@ -113,6 +115,7 @@ class Host:
             self._xs_readable(conn)
         self._backends()
         self.backends_busy = self.block.serve()
+        self.backends_busy |= self.net.serve()
         self._reap()
 
     def _backends(self) -> None:
@@ -144,6 +147,7 @@ class Host:
             for c in list(g.consoles):
                 self._drop(c)
             self.block.remove_domain(domid)
+            self.net.remove_domain(domid)
             self._forget_channels(domid)
             self.grant_service.release(domid)
             self.dom0_ports.forget(domid)
@@ -320,6 +324,7 @@ class Host:
         self.dom0_ports.attach(dp)
         guest = self.guests[dp.domid] = Guest(dp, cfg, log=log)
         self.block.add_domain(dp.domid, dp.grants, cfg.disk)
+        self.net.add_domain(dp.domid, dp.grants, cfg.vif)
         return guest
 
     # ---- interdomain event channels ----------------------------------------------
@@ -484,6 +489,7 @@ class Host:
         for g in self.guests.values():
             g.dp.kill()
         self._reap_all()
+        self.net.close()
         self.listener.close()
         self.xs_listener.close()
         (self.state / SOCKET_NAME).unlink(missing_ok=True)
@@ -518,12 +524,13 @@ def _send_quietly(sock: socket.socket, data: bytes) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state", required=True)
+    parser.add_argument("--pcap", default=None, help="capture the bridges' frames (pcap)")
     args = parser.parse_args(argv)
     from hvcore.host.domain_main import set_process_name
     set_process_name("hv: host")
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    Host(state).serve()
+    Host(state, Path(args.pcap) if args.pcap else None).serve()
     return 0
 
 
