@@ -48,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUEST_BUILD = ROOT / "guests" / "build"
-BENCH_KERNELS = ("bench_loop", "bench_ops", "pingpong", "bench_console", "blkfront")
+BENCH_KERNELS = ("bench_loop", "bench_ops", "pingpong", "bench_console", "netfront", "blkfront")
 DOC = ROOT / "docs" / "benchmarks.md"
 
 GUEST_MEMORY_MIB = 16
@@ -351,40 +351,79 @@ def bench_evtchn(s: Settings, log) -> Row:
     """Interdomain event round trip between two domain processes (pingpong guests under a
     private host): the guest's own median and p99 per sample."""
     import re
-    import subprocess
-    import tempfile
     row = Row("evtchn", "event channel: interdomain round trip, two domain processes (median)",
               "pv64", "us", target=f"<= {EVTCHN_TARGET_US} us")
     rounds = 300 if s is QUICK else 2000
     p99s = []
     for i in range(s.samples):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "HV_STATE_DIR": f"{tmp}/state"}
-            hv = lambda *a: subprocess.run([sys.executable, "-m", "tools.hv", *a], cwd=ROOT,
-                                           env=env, capture_output=True, text=True, timeout=120)
-            for name, extra in (("ping", f"role=1 peer=2 rounds={rounds}"),
-                                ("pong", f"role=2 peer=1 port=3 rounds={rounds}")):
-                cfg = Path(tmp) / f"{name}.cfg"
-                cfg.write_text(f'name = "{name}"\nkernel = "{GUEST_BUILD / "pv64" / "pingpong.elf"}"\n'
-                               f'memory = 16\nextra = "{extra}"\n')
-                if hv("create", str(cfg)).returncode:
-                    raise BenchError("could not create the pingpong domains")
-            deadline = time.monotonic() + 120
-            log_path = Path(tmp) / "state" / "d1.log"
-            while "round trip median" not in (log_path.read_text() if log_path.exists() else ""):
-                if time.monotonic() > deadline:
-                    raise BenchError("pingpong did not finish")
-                time.sleep(0.05)
-            hv("down")
-            m = re.search(r"round trip median (\d+) ns p99 (\d+) ns", log_path.read_text())
-            row.values.append(int(m.group(1)) / 1000)
-            p99s.append(int(m.group(2)) / 1000)
-            log(f"  evtchn sample {i + 1}/{s.samples}: median {row.values[-1]:.1f} us,"
-                f" p99 {p99s[-1]:.1f} us")
+        text = _on_private_host("pingpong", [
+            ("ping", f"role=1 peer=2 rounds={rounds}", ""),
+            ("pong", f"role=2 peer=1 port=3 rounds={rounds}", "")], "round trip median")
+        m = re.search(r"round trip median (\d+) ns p99 (\d+) ns", text)
+        row.values.append(int(m.group(1)) / 1000)
+        p99s.append(int(m.group(2)) / 1000)
+        log(f"  evtchn sample {i + 1}/{s.samples}: median {row.values[-1]:.1f} us,"
+            f" p99 {p99s[-1]:.1f} us")
     row.extra["p99_us"] = statistics.median(p99s)
     row.extra["p99_samples"] = p99s
     row.meets = statistics.median(row.values) <= EVTCHN_TARGET_US
     return row
+
+
+def _on_private_host(kernel: str, domains: list[tuple[str, str, str]], done: str,
+                     memory: int = GUEST_MEMORY_MIB) -> str:
+    """Create `domains` (name, extra, more config lines) from a pv64 kernel, in order,
+    under a private host (`hv up`, `hv create`); wait until the first one's console
+    says `done`; return that console's text."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "HV_STATE_DIR": f"{tmp}/state"}
+        hv = lambda *a: subprocess.run([sys.executable, "-m", "tools.hv", *a], cwd=ROOT,
+                                       env=env, capture_output=True, text=True, timeout=120)
+        try:
+            for name, extra, more in domains:
+                cfg = Path(tmp) / f"{name}.cfg"
+                cfg.write_text(f'name = "{name}"\nkernel = "{GUEST_BUILD / "pv64" / kernel}.elf"\n'
+                               f'memory = {memory}\nextra = "{extra}"\n{more}')
+                if hv("create", str(cfg)).returncode:
+                    raise BenchError(f"could not create the {kernel} domains")
+            deadline = time.monotonic() + 120
+            log_path = Path(tmp) / "state" / "d1.log"
+            while done not in (text := log_path.read_text() if log_path.exists() else ""):
+                if time.monotonic() > deadline or "FAIL" in text:
+                    raise BenchError(f"{kernel} did not finish:\n{text[-800:]}")
+                time.sleep(0.05)
+            return text
+        finally:
+            hv("down")
+
+
+NET_WINDOWS = (32, 1)
+
+
+def net_rows() -> list[Row]:
+    return [Row(f"net:{w}", f"network: frames/s between two guests, {w} echo request"
+                f"{'s' if w > 1 else ''} in flight", "pv64", "frames/s") for w in NET_WINDOWS]
+
+
+def bench_network(s: Settings, log) -> list[Row]:
+    """ICMP echo between two netfront guests across dom0's bridge (netback, `hv create`
+    under a private host): the pinger's own count of frames (requests and replies) per
+    second over the echo phase."""
+    rows = net_rows()
+    count = 1000 if s is QUICK else 5000
+    for i in range(s.samples):
+        for row, window in zip(rows, NET_WINDOWS):
+            args = f"count={count} window={window}"
+            text = _on_private_host("netfront", [
+                ("pinger", f"role=1 bench=1 {args}", "vif = [ 'mac=00:16:3e:00:00:01' ]\n"),
+                ("responder", f"role=2 {args}", "vif = [ 'mac=00:16:3e:00:00:02' ]\n")],
+                "frames/s", memory=32)
+            row.values.append(int(re.search(r"(\d+) frames/s", text).group(1)))
+            log(f"  network window {window} sample {i + 1}/{s.samples}:"
+                f" {row.values[-1]} frames/s")
+    return rows
 
 
 def evtchn_p99_row(rows: list[Row]) -> list[Row]:
@@ -693,6 +732,12 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " unbound port and they bounce an event; ping times each round trip with its own"
         " clock (send, the peer's process applies it and answers, back) and reports the median"
         " and p99 of one run; each sample is one run.",
+        "- **Network**: `guests/kernels/netfront.c` in two domains (pv64) under a private host,"
+        " each with a vif on dom0's bridge (`hv create`): the pinger resolves the responder"
+        " with ARP, then sends `count=N` ICMP echo requests of 56 payload bytes, 32 (or 1)"
+        " in flight, and checks every reply; frames per second (requests and replies, all"
+        " through netback's tx copy, the bridge and netback's rx copy) by the pinger's clock"
+        " over the echo phase.",
         "- **Console**: `guests/kernels/bench_console.c` writes `bytes=N` into its PV console"
         " ring (no console_io), under `hv run`: the console daemon is `hv run`'s process,"
         " the guest runs in its own; MB/s from two sizes so that start-up cancels out.",
@@ -773,6 +818,14 @@ def main(argv: list[str] | None = None) -> int:
     attempt(lambda: bench_evtchn(settings, log),
             Row("evtchn", "event channel: interdomain round trip, two domain processes (median)",
                 "pv64", "us", target=f"<= {EVTCHN_TARGET_US} us"))
+    log("network pv64")
+    try:
+        rows.extend(bench_network(settings, log))
+    except BenchError as err:
+        for row in net_rows():
+            row.error = str(err)
+            rows.append(row)
+        log(f"  FAILED: {err}")
     log("console pv64")
     attempt(lambda: bench_console(settings, log),
             Row("console", "console: PV ring throughput, guest -> dom0 console daemon", "pv64",
