@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from hvcore.native import atomic_library
 from hvcore.public.io.ring import const_ring_size
 from hvcore.shared_word import load_u32, store_u32
 
@@ -54,6 +55,7 @@ class BackRing:
         self.layout = layout
         self.rsp_prod_pvt = start          # BACK_RING_ATTACH
         self.req_cons = start
+        self._mb = atomic_library().hv_mb  # xen_mb(): x86 may pass a load before a store
 
     # ---- requests ------------------------------------------------------------------
     def unconsumed_requests(self) -> int:
@@ -78,6 +80,7 @@ class BackRing:
         if self.unconsumed_requests():
             return True
         store_u32(self.page, self.layout.req_event, self.req_cons + 1)
+        self._mb()
         return bool(self.unconsumed_requests())
 
     def serve(self, budget: int, answer: Callable[[], None],
@@ -112,6 +115,7 @@ class BackRing:
         if old == new:
             return False
         store_u32(self.page, self.layout.rsp_prod, new)   # the entries were written first
+        self._mb()
         event = load_u32(self.page, self.layout.rsp_event)
         return (new - event) & _MASK < (new - old) & _MASK
 

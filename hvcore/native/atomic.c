@@ -17,3 +17,10 @@ uint16_t hv_clear_bits16(volatile uint16_t *word, uint16_t bits)
 {
     return __sync_fetch_and_and(word, (uint16_t)~bits);
 }
+
+/* A full fence (mfence): a store to one shared word made visible before a load of
+ * another, as ring.h's xen_mb() between publishing an index and reading an event. */
+void hv_mb(void)
+{
+    __sync_synchronize();
+}
