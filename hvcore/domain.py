@@ -91,6 +91,8 @@ class Domain:
     # grant tables: our shared frames, and the handles of our mappings of others' grants
     grants: "GrantFrames | None" = None
     maptrack: "Maptrack" = field(default_factory=lambda: _new_maptrack())
+    # page types and type counts of our frames (hvcore/arch/x86/pv/page_types.py)
+    page_types: object = None
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:
@@ -131,6 +133,13 @@ class Domain:
         shared_info page and the grant frames set up are the guest's to map too."""
         return (self.is_ram_pfn(mfn) or mfn == self.shared_info_paddr >> PAGE_SHIFT
                 or self.grants is not None and self.grants.is_shared_mfn(mfn))
+
+    def holds_foreign_mapping(self, maddr: int) -> bool:
+        """A grant mapping of another domain's page lives at this machine address."""
+        from hvcore.arch.x86.pv.foreign import FOREIGN_PHYS_BASE
+        mapping = self.maptrack.get((maddr - FOREIGN_PHYS_BASE) >> PAGE_SHIFT) \
+            if maddr >= FOREIGN_PHYS_BASE else None
+        return getattr(mapping, "maddr", None) == maddr
 
     def shutdown(self, reason: str) -> None:
         if self.shutdown_reason is None:

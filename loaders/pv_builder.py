@@ -83,6 +83,7 @@ def build_pv_domain(image: KernelImage, memory_mib: int, cmdline: str, domid: in
         _build_tables_64(dom, image.virt_base, boot)
     else:
         _build_tables_pae(dom, image.virt_base, boot)
+    _type_initial_tables(dom, boot.pt_pfn)
     _fill_shared_info(dom)
     _fill_start_info(dom, image, boot, cmdline)
     if image.hypercall_page is not None:
@@ -90,6 +91,17 @@ def build_pv_domain(image: KernelImage, memory_mib: int, cmdline: str, domid: in
     dom.vcpus.append(_make_boot_vcpu(dom, image, boot))
     dom.vcpus += [_make_vcpu(dom, i) for i in range(1, vcpus)]
     return dom
+
+
+def _type_initial_tables(dom: Domain, root: int) -> None:
+    """As Xen's toolstack pins the new domain's top-level table and its CR3 holds it:
+    the whole initial tree is validated and typed (data pages writable, tables as
+    tables), so the guest starts under the same rules as every later change."""
+    from hvcore.arch.x86.pv.page_types import PageTypes
+    types = dom.page_types = PageTypes(dom)
+    level = 4 if dom.is_64bit else 3
+    if not (types.pin(root, level) and types.get(root, level)):
+        raise LoaderError("the initial page tables do not validate (builder bug)")
 
 
 # ---- planning -----------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The PV MMU: mmu_update, update_va_mapping, mmuext_op (xen/arch/x86/mm.c).
 
-Guest page tables are read-only to the guest; it changes them through these calls.
-This first version checks that every frame a guest names is its own and keeps Xen's
-reserved slots out of reach; the full page-type and reference-count rules come with
-the PV memory-management work.
+Guest page tables are read-only to the guest; it changes them through these calls, with
+Xen's rules (hvcore/arch/x86/pv/page_types.py): an entry is written only once what it
+needs is granted (a writable mapping needs a frame that is no page table; a table entry
+needs a valid table one level down), the old entry's references are dropped after, and
+Xen's reserved slots are out of reach. A refused update leaves the tables as they were.
 """
 import struct
 
@@ -11,6 +12,7 @@ from unicorn import x86_const as X
 
 from hvcore.arch.x86 import paging as P
 from hvcore.arch.x86.pv import layout as L
+from hvcore.arch.x86.pv.page_types import PAGE_TABLE_TYPES, WRITABLE, PageTypes
 from hvcore.hypercalls import hypercall
 from hvcore.public import errno as E
 from hvcore.public import xen as XEN
@@ -19,90 +21,83 @@ from loaders.pv_builder import (COMPAT_L3_ADJUST, install_compat_l2_slots, insta
 
 MMU_UPDATE_PREEMPTED = 1 << 31
 _HV_SLOTS = range(L.HYPERVISOR_L4_FIRST_SLOT, L.HYPERVISOR_L4_LAST_SLOT + 1)
+_AD = P.PAGE_ACCESSED | P.PAGE_DIRTY
 
 
-def _owned(v, mfn: int) -> bool:
-    return v.domain.owns_mfn(mfn)
+def page_types(dom) -> PageTypes:
+    if dom.page_types is None:
+        dom.page_types = PageTypes(dom)
+    return dom.page_types
 
 
-def _top_tables(v) -> set[int]:
-    st = v.state
-    return {t for t in (st.guest_table, st.guest_table_user) if t}
-
-
-def adjust_pte(v, pte_paddr: int, val: int) -> int | None:
-    """Validate and adjust a new PTE as Xen does; None if it must be refused."""
+def _entry_value(v, level: int, val: int) -> int:
+    """What Xen stores for a guest's entry: 64-bit PV kernels run in ring 3, so every
+    level carries U; a PAE L3 entry gets the bits a long-mode walk needs."""
     if not val & P.PAGE_PRESENT:
         return val
-    if not _owned(v, (val & P.PADDR_MASK) >> 12):
-        return None
-    table = pte_paddr & ~0xFFF
     if v.is_64bit:
-        if table in _top_tables(v) and ((pte_paddr & 0xFFF) >> 3) in _HV_SLOTS:
-            return None
-        return val | P.PAGE_USER           # 64-bit PV kernels run in ring 3
-    if table == v.state.guest_table:          # PAE L3 entry: long-mode walk needs RW/U
+        return val | P.PAGE_USER
+    if level == 3:
         return val | COMPAT_L3_ADJUST
     return val
 
 
-def _pinned(dom) -> dict[int, int]:
-    """Pinned frames and their page-table level (1-4)."""
-    return dom.__dict__.setdefault("pinned", {})
-
-
-def table_levels(v) -> dict[int, int]:
-    """Machine address -> level of every page table reachable from the vCPU's guest
-    tables (Xen's own slots and our frames left out), plus pinned tables."""
-    mem = v.domain.mem
-    levels = {mfn << 12: level for mfn, level in _pinned(v.domain).items()}
-    present = lambda e: e & P.PAGE_PRESENT and v.domain.is_ram_pfn((e & P.PADDR_MASK) >> 12)
-    if v.is_64bit:
-        frontier, level = list(_top_tables(v)), 4
-    else:
-        frontier, level = [v.state.guest_table], 3
-    while frontier and level >= 1:
-        nxt = []
-        for table in frontier:
-            levels[table] = level
-            if level == 1:
-                continue
-            count = 4 if level == 3 and not v.is_64bit else 512
-            for i in range(count):
-                if level == 4 and i in _HV_SLOTS:
-                    continue
-                e = mem.read_u64(table + i * 8)
-                if present(e) and not (level in (2, 3) and e & P.PAGE_PSE and v.is_64bit):
-                    nxt.append(e & P.PADDR_MASK)
-        frontier, level = nxt, level - 1
-    return levels
-
-
-def has_writable_mapping(v, mfn: int) -> bool:
-    mem = v.domain.mem
-    for table, level in table_levels(v).items():
-        if level != 1:
-            continue
-        for j in range(512):
-            e = mem.read_u64(table + j * 8)
-            if e & P.PAGE_PRESENT and e & P.PAGE_RW and (e & P.PADDR_MASK) >> 12 == mfn:
-                return True
-    return False
-
-
-def write_pte(v, pte_paddr: int, val: int) -> int:
-    if not _owned(v, pte_paddr >> 12):
+def write_pte(v, pte_paddr: int, val: int, preserve_ad: bool = False) -> int:
+    """MMU_NORMAL_PT_UPDATE: a validated change to a page table, or a plain write into
+    a frame that is no page table right now (as Xen does)."""
+    dom = v.domain
+    types = page_types(dom)
+    table = pte_paddr >> 12
+    if pte_paddr & 7 or not dom.is_ram_pfn(table):
         return -E.EINVAL
-    if val & P.PAGE_PRESENT and val & P.PAGE_RW:
-        levels = table_levels(v)
-        if levels.get(pte_paddr & ~0xFFF) == 1 and (val & P.PADDR_MASK) in levels:
-            return -E.EINVAL      # an L1 entry may never map a page table writable
-    new = adjust_pte(v, pte_paddr, val)
-    if new is None:
+    level = types.type_of(table)
+    if level not in PAGE_TABLE_TYPES:
+        if not types.get(table, WRITABLE):
+            return -E.EINVAL
+        dom.mem.write_u64(pte_paddr, val)
+        types.put(table)
+        return 0
+    return mod_entry(v, level, pte_paddr, val, preserve_ad)
+
+
+def mod_entry(v, level: int, pte_paddr: int, val: int, preserve_ad: bool = False) -> int:
+    """mod_lN_entry: take what the new entry needs, write it, drop what the old held."""
+    dom, types, mem = v.domain, page_types(v.domain), v.domain.mem
+    index = (pte_paddr & 0xFFF) >> 3
+    old = mem.read_u64(pte_paddr)
+    if types.is_xen_slot(level, index, old) or (v.is_64bit and level == 4 and index in _HV_SLOTS):
         return -E.EINVAL
-    v.domain.mem.write_u64(pte_paddr, new)
-    v.flush_tlb()
+    if level == 3 and not v.is_64bit and index >= 4:
+        return -E.EINVAL
+    if level == 2 and not v.is_64bit and index >= L.COMPAT_L2_FIRST_XEN_SLOT and \
+            _is_top_pae_l2(v, pte_paddr & ~0xFFF):
+        return -E.EINVAL
+    if preserve_ad:
+        val |= old & _AD
+    new = _entry_value(v, level, val)
+    if new & P.PAGE_PRESENT and old & P.PAGE_PRESENT and not (old ^ new) & ~_AD:
+        mem.write_u64(pte_paddr, new)          # same frame and rights: nothing to take
+        v.flush_tlb()
+        return 0
+    if new & P.PAGE_PRESENT and not types.get_entry(level, new):
+        return -E.EINVAL
+    mem.write_u64(pte_paddr, new)
+    if old & P.PAGE_PRESENT:
+        types.put_entry(level, old)
+    if level == 3 and not v.is_64bit and index == 3 and new & P.PAGE_PRESENT:
+        install_compat_l2_slots(dom, new & P.PADDR_MASK)
+    _flush_all(dom)
     return 0
+
+
+def _is_top_pae_l2(v, table: int) -> bool:
+    top = v.domain.mem.read_u64(v.state.guest_table + 3 * 8)
+    return bool(top & P.PAGE_PRESENT) and top & P.PADDR_MASK == table
+
+
+def _flush_all(dom) -> None:
+    for vcpu in dom.vcpus:
+        vcpu.flush_tlb()
 
 
 def set_m2p(v, mfn: int, pfn: int) -> int:
@@ -131,7 +126,7 @@ def _batch(v, ops: int, count: int, pdone: int, size: int, fmt: str, do_one) -> 
 def _mmu_update_one(v, ptr: int, val: int) -> int:
     cmd, ptr = ptr & 3, ptr & ~3
     if cmd in (XEN.MMU_NORMAL_PT_UPDATE, XEN.MMU_PT_UPDATE_PRESERVE_AD):
-        return write_pte(v, ptr, val)
+        return write_pte(v, ptr, val, preserve_ad=cmd == XEN.MMU_PT_UPDATE_PRESERVE_AD)
     if cmd == XEN.MMU_MACHPHYS_UPDATE:
         return set_m2p(v, ptr >> 12, val)
     return -E.ENOSYS
@@ -175,68 +170,103 @@ def update_va_mapping_otherdomain(v, *_):
 
 
 def new_guest_cr3(v, mfn: int) -> int:
-    """Switch the vCPU's kernel page tables (MMUEXT_NEW_BASEPTR / mov to cr3)."""
-    if not v.domain.is_ram_pfn(mfn):
+    """Switch the vCPU's kernel page tables (MMUEXT_NEW_BASEPTR / mov to cr3): the frame
+    must be, or validate as, a top-level table (L4; L3 for PAE), as in Xen."""
+    dom = v.domain
+    if not dom.is_ram_pfn(mfn):
         return -E.EINVAL
     table = mfn << 12
-    mem = v.domain.mem
+    mem = dom.mem
     if v.is_64bit:
-        install_xen_l4_slots(v.domain, table)
-        v.state.guest_table = table
-        if v.state.kernel_mode:
-            v.set_reg(X.UC_X86_REG_CR3, table)
+        install_xen_l4_slots(dom, table)
     else:
         for i in range(4):
             entry = mem.read_u64(table + i * 8)
             if entry & P.PAGE_PRESENT:
                 mem.write_u64(table + i * 8, entry | COMPAT_L3_ADJUST)
+    if not _take_top(v, mfn, v.state.guest_table):
+        return -E.EINVAL
+    if v.is_64bit:
+        v.state.guest_table = table
+        if v.state.kernel_mode:
+            v.set_reg(X.UC_X86_REG_CR3, table)
+    else:
         top = mem.read_u64(table + 3 * 8)
         if top & P.PAGE_PRESENT:
-            install_compat_l2_slots(v.domain, top & P.PADDR_MASK)
+            install_compat_l2_slots(dom, top & P.PADDR_MASK)
         v.state.guest_table = table
         v.set_reg(X.UC_X86_REG_CR3, make_compat_l4(v, table))
     v.flush_tlb()
     return 0
 
 
+def _take_top(v, mfn: int, old_table: int) -> bool:
+    """Reference `mfn` as a top-level table and drop the reference on the one it
+    replaces (taken first: the same frame may be loaded again)."""
+    types = page_types(v.domain)
+    if not types.get(mfn, 4 if v.is_64bit else 3):
+        return False
+    if old_table:
+        types.put(old_table >> 12)
+    return True
+
+
+def _set_user_baseptr(v, mfn: int) -> int:
+    if not v.is_64bit:
+        return -E.EINVAL
+    if mfn == 0:
+        if v.state.guest_table_user:
+            page_types(v.domain).put(v.state.guest_table_user >> 12)
+        v.state.guest_table_user = 0
+        return 0
+    if not v.domain.is_ram_pfn(mfn):
+        return -E.EINVAL
+    install_xen_l4_slots(v.domain, mfn << 12)
+    if not _take_top(v, mfn, v.state.guest_table_user):
+        return -E.EINVAL
+    v.state.guest_table_user = mfn << 12
+    if not v.state.kernel_mode:
+        v.set_reg(X.UC_X86_REG_CR3, mfn << 12)
+    v.flush_tlb()
+    return 0
+
+
+_PIN_LEVELS = {XEN.MMUEXT_PIN_L1_TABLE: 1, XEN.MMUEXT_PIN_L2_TABLE: 2,
+               XEN.MMUEXT_PIN_L3_TABLE: 3, XEN.MMUEXT_PIN_L4_TABLE: 4}
+_FLUSHES = (XEN.MMUEXT_TLB_FLUSH_LOCAL, XEN.MMUEXT_INVLPG_LOCAL, XEN.MMUEXT_TLB_FLUSH_MULTI,
+            XEN.MMUEXT_INVLPG_MULTI, XEN.MMUEXT_TLB_FLUSH_ALL, XEN.MMUEXT_INVLPG_ALL,
+            XEN.MMUEXT_FLUSH_CACHE, XEN.MMUEXT_FLUSH_CACHE_GLOBAL)
+
+
+def _pin(v, mfn: int, level: int) -> int:
+    """MMUEXT_PIN_Ln_TABLE: validate the whole tree below and hold it as that type."""
+    if level == 4 and not v.is_64bit:
+        return -E.EINVAL
+    if level == 4:
+        install_xen_l4_slots(v.domain, mfn << 12)
+    return 0 if page_types(v.domain).pin(mfn, level) else -E.EINVAL
+
+
+def _write_whole_page(v, mfn: int, data: bytes) -> int:
+    """CLEAR_PAGE / COPY_PAGE: only into a frame that may be writable (no page table)."""
+    types = page_types(v.domain)
+    if not v.domain.is_ram_pfn(mfn) or not types.get(mfn, WRITABLE):
+        return -E.EINVAL
+    v.domain.mem.write(mfn << 12, data)
+    types.put(mfn)
+    return 0
+
+
 def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
-    pinned = _pinned(v.domain)
-    if cmd in (XEN.MMUEXT_PIN_L1_TABLE, XEN.MMUEXT_PIN_L2_TABLE, XEN.MMUEXT_PIN_L3_TABLE,
-               XEN.MMUEXT_PIN_L4_TABLE):
-        if not v.domain.is_ram_pfn(arg1) or arg1 in pinned:
-            return -E.EINVAL
-        if has_writable_mapping(v, arg1):
-            return -E.EINVAL      # a page-table frame may have no writable mapping
-        level = cmd - XEN.MMUEXT_PIN_L1_TABLE + 1
-        if cmd == XEN.MMUEXT_PIN_L4_TABLE:
-            if not v.is_64bit:
-                return -E.EINVAL
-            install_xen_l4_slots(v.domain, arg1 << 12)
-        pinned[arg1] = level
-        return 0
+    if cmd in _PIN_LEVELS:
+        return _pin(v, arg1, _PIN_LEVELS[cmd])
     if cmd == XEN.MMUEXT_UNPIN_TABLE:
-        if arg1 not in pinned:
-            return -E.EINVAL
-        del pinned[arg1]
-        return 0
+        return 0 if page_types(v.domain).unpin(arg1) else -E.EINVAL
     if cmd == XEN.MMUEXT_NEW_BASEPTR:
         return new_guest_cr3(v, arg1)
     if cmd == XEN.MMUEXT_NEW_USER_BASEPTR:
-        if not v.is_64bit:
-            return -E.EINVAL
-        if arg1 == 0:
-            v.state.guest_table_user = 0
-            return 0
-        if not v.domain.is_ram_pfn(arg1):
-            return -E.EINVAL
-        install_xen_l4_slots(v.domain, arg1 << 12)
-        v.state.guest_table_user = arg1 << 12
-        if not v.state.kernel_mode:
-            v.set_reg(X.UC_X86_REG_CR3, arg1 << 12)
-        return 0
-    if cmd in (XEN.MMUEXT_TLB_FLUSH_LOCAL, XEN.MMUEXT_INVLPG_LOCAL, XEN.MMUEXT_TLB_FLUSH_MULTI,
-               XEN.MMUEXT_INVLPG_MULTI, XEN.MMUEXT_TLB_FLUSH_ALL, XEN.MMUEXT_INVLPG_ALL,
-               XEN.MMUEXT_FLUSH_CACHE, XEN.MMUEXT_FLUSH_CACHE_GLOBAL):
+        return _set_user_baseptr(v, arg1)
+    if cmd in _FLUSHES:
         v.flush_tlb()
         return 0
     if cmd == XEN.MMUEXT_SET_LDT:
@@ -245,17 +275,11 @@ def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
         v.state.ldt_base, v.state.ldt_entries = arg1, arg2
         return 0
     if cmd == XEN.MMUEXT_CLEAR_PAGE:
-        if not v.domain.is_ram_pfn(arg1):
-            return -E.EINVAL
-        v.domain.mem.zero(arg1 << 12, 4096)
-        v.flush_tlb()            # the page may have been a page table
-        return 0
+        return _write_whole_page(v, arg1, bytes(4096))
     if cmd == XEN.MMUEXT_COPY_PAGE:
-        if not (v.domain.is_ram_pfn(arg1) and v.domain.is_ram_pfn(arg2)):
+        if not v.domain.is_ram_pfn(arg2):
             return -E.EINVAL
-        v.domain.mem.write(arg1 << 12, v.domain.mem.read(arg2 << 12, 4096))
-        v.flush_tlb()
-        return 0
+        return _write_whole_page(v, arg1, v.domain.mem.read(arg2 << 12, 4096))
     return -E.ENOSYS
 
 

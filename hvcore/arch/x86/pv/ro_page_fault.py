@@ -39,7 +39,7 @@ def try_emulate(v: "VCPU", cr2: int, error_code: int) -> bool:
     except P.PageFault:
         return False
     table = paddr & ~0xFFF
-    if mm.table_levels(v).get(table) != 1:
+    if mm.page_types(v.domain).type_of(table >> 12) != 1:
         return False          # only L1 tables are emulated, as in Xen
     if src.type == C.X86_OP_IMM:
         value = src.imm & ((1 << (8 * dst.size)) - 1)
