@@ -15,6 +15,7 @@ from hvcore.memory import FrameAllocator, MemoryRegion, PhysicalMemory, PAGE_SHI
 from hvcore.time import DomainTime
 
 if TYPE_CHECKING:
+    from hvcore.gdb.server import GdbServer
     from hvcore.grant_table import GrantFrames, Maptrack
     from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
@@ -91,8 +92,12 @@ class Domain:
     # grant tables: our shared frames, and the handles of our mappings of others' grants
     grants: "GrantFrames | None" = None
     maptrack: "Maptrack" = field(default_factory=lambda: _new_maptrack())
+    # a gdb stub serving this domain (hvcore.gdb.server), only when asked for
+    debugger: "GdbServer | None" = None
     # page types and type counts of our frames (hvcore/arch/x86/pv/page_types.py)
     page_types: object = None
+    # frames given back to the hypervisor (ballooned out), free to be handed out again
+    released: set[int] = field(default_factory=set)
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:
@@ -126,7 +131,12 @@ class Domain:
         return 8 if self.is_64bit else 4
 
     def is_ram_pfn(self, pfn: int) -> bool:
-        return 0 <= pfn < self.nr_pages
+        return 0 <= pfn < self.nr_pages and pfn not in self.released
+
+    @property
+    def tot_pages(self) -> int:
+        """Frames the domain has now (Xen's tot_pages): all but those ballooned out."""
+        return self.nr_pages - len(self.released)
 
     def owns_mfn(self, mfn: int) -> bool:
         """Machine frames are guest-physical frames here (MFN == PFN for RAM); the

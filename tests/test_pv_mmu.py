@@ -22,6 +22,9 @@ REFUSED = [
     ("load a CR3 that is no valid table", "-22"),
     ("load a CR3 beyond our memory", "-22"),
     ("clear an L1 table in use", "-22"),
+    ("give back an L1 table in use", "0"),
+    ("give back a frame mapped writable", "0"),
+    ("give back another domain's frame", "0"),
     ("MMU_MACHPHYS_UPDATE for a foreign frame", "-22"),
 ]
 

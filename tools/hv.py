@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     shut = sub.add_parser("shutdown", help="ask a domain to power off (control/shutdown)")
     shut.add_argument("-w", dest="wait", action="store_true", help="wait until it is gone")
     shut.add_argument("dom", help="domain name or id")
+    mem = sub.add_parser("mem-set", help="set a domain's memory target (its balloon driver acts)")
+    mem.add_argument("dom", help="domain name or id")
+    mem.add_argument("mib", type=_positive_int, help="the new target in MiB")
     sub.add_parser("dmesg", help="the hypervisor's log")
     sub.add_parser("info", help="about the host")
     xs = sub.add_parser("xenstore", help="read and change the host's xenstore (as dom0)")
@@ -289,6 +292,11 @@ def _host_command(args, client) -> int:
         return 0
     if cmd == "xenstore":
         return _xenstore(client, args)
+    if cmd == "mem-set":          # xl mem-set: memory/target, in KiB, for the guest
+        domid = _domid(client, args.dom)
+        client.request("xenstore", sub="write", path=f"/local/domain/{domid}/memory/target",
+                       value=str(args.mib * 1024))
+        return 0
     if cmd == "console":
         return _console(client, args.dom)
     if cmd in ("shutdown", "reboot"):
@@ -301,6 +309,13 @@ def _host_command(args, client) -> int:
         return 0
     client.request(cmd, dom=args.dom)      # destroy, pause, unpause
     return 0
+
+
+def _domid(client, dom: str) -> int:
+    for row in client.request("list")["domains"]:
+        if dom in (str(row["id"]), row["name"]):
+            return row["id"]
+    raise BadInput(f"hv: no domain {dom!r}")
 
 
 def _xl_state(letters: str) -> str:

@@ -13,6 +13,7 @@
  *   - clear a page table with MMUEXT_CLEAR_PAGE
  */
 #include "guest.h"
+#include <xen/memory.h>
 
 #define L2_SPAN (512UL * PAGE_SIZE)      /* what one L1 maps */
 
@@ -140,6 +141,20 @@ static void mmu_hostile_main(void)
     expect_rc("load a CR3 beyond our memory", rc, -XEN_EINVAL);
     rc = mmuext1(MMUEXT_CLEAR_PAGE, l1_mfn);
     expect_rc("clear an L1 table in use", rc, -XEN_EINVAL);
+    {
+        /* a frame still in use cannot be given back: 0 extents done */
+        xen_pfn_t frames[1] = { l1_mfn };
+        struct xen_memory_reservation r = { .nr_extents = 1, .domid = DOMID_SELF };
+        set_xen_guest_handle(r.extent_start, frames);
+        rc = HYPERVISOR_memory_op(XENMEM_decrease_reservation, &r);
+        expect_rc("give back an L1 table in use", rc, 0);
+        frames[0] = virt_to_mfn(data);
+        rc = HYPERVISOR_memory_op(XENMEM_decrease_reservation, &r);
+        expect_rc("give back a frame mapped writable", rc, 0);
+        frames[0] = other;
+        rc = HYPERVISOR_memory_op(XENMEM_decrease_reservation, &r);
+        expect_rc("give back another domain's frame", rc, 0);
+    }
 
     /* the M2P: read-only to us, and only our own frames' entries are ours */
     rc = mmu_update1(((uint64_t)other << PAGE_SHIFT) | MMU_MACHPHYS_UPDATE, 0);
