@@ -500,6 +500,24 @@ def bench_block(s: Settings, log) -> list[Row]:
     return rows
 
 
+def bench_boot_rows(s: Settings, log) -> list[Row]:
+    """Debian's PV GRUB: seconds from `hv run` to its prompt (tools/bench_boot.py)."""
+    from tools.bench_boot import GRUB_BOOT_TARGET_S, bench_grub_boot
+    rows = [Row("boot:grub", "boot: Debian's PV GRUB to its prompt (hv run, disk as xvda)",
+                abi, "s", target=f"< {GRUB_BOOT_TARGET_S:g} s") for abi in ("pv64", "pv32")]
+    try:
+        seconds = bench_grub_boot(min(s.samples, 5), log)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as err:
+        for row in rows:
+            row.error = str(err)
+        log(f"  FAILED: {err}")
+        return rows
+    for row in rows:
+        row.values = seconds[row.abi]
+        row.meets = statistics.median(row.values) < GRUB_BOOT_TARGET_S
+    return rows
+
+
 def bench_engine_floor(timeout_us: int, s: Settings, log) -> Row:
     """Bare engine: `syscall` hooked, emu_stop in the hook, emu_start again from Python."""
     from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc
@@ -838,6 +856,8 @@ def main(argv: list[str] | None = None) -> int:
             row.error = str(err)
             rows.append(row)
         log(f"  FAILED: {err}")
+    log("grub boot pv64, pv32")
+    rows.extend(bench_boot_rows(settings, log))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
                 Row(f"floor:{timeout}", "reference: bare engine exit + re-entry", "-", "us"))
