@@ -47,7 +47,10 @@ class Dom0Ports:
         """Introduce dom0 to a new guest's process as its peer 0."""
         inbox = Inbox(senders=1, name=f"hv-dom0-from-d{dp.domid}")
         self.inboxes[dp.domid] = inbox
-        dp.send({"event": "peer", "domid": DOM0, "slot": 0}, [inbox.fd, inbox.eventfd])
+        try:
+            dp.send({"event": "peer", "domid": DOM0, "slot": 0}, [inbox.fd, inbox.eventfd])
+        except OSError:
+            pass      # it died already: the reaper notices and calls forget()
 
     def forget(self, dead: int) -> None:
         """The guest is gone: its inbox closes; ports bound to it wait unbound."""
