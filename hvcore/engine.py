@@ -203,6 +203,21 @@ class Engine:
         if status:
             raise UcError(status)
 
+    def reg_bytes(self, name: int, size: int) -> bytes:
+        """A wide register as the engine stores it, little-endian (x87 ST: 10 bytes,
+        XMM: 16); the binding's reg_read drops an ST register's exponent."""
+        buf = ctypes.create_string_buffer(64)
+        status = _uc_reg_read(self._uch_raw, name, buf)
+        if status:
+            raise UcError(status)
+        return buf.raw[:size]
+
+    def set_reg_bytes(self, name: int, data: bytes) -> None:
+        buf = ctypes.create_string_buffer(bytes(data).ljust(64, b"\0"), 64)
+        status = _uc_reg_write(self._uch_raw, name, buf)
+        if status:
+            raise UcError(status)
+
     def iret_to(self, rip: int, cs: int, rflags: int, rsp: int, ss: int) -> None:
         """Enter guest code the way Xen does: a real `iretq` run by a ring-0 stub.
 
@@ -318,6 +333,8 @@ class Engine:
                 return Exit(EXIT_ENGINE_ERROR, detail=str(err),
                             address=self.uc.reg_read(X.UC_X86_REG_RIP))
         self.cpu.old_exception.value = -1
+        if self._insn_stop_hook:
+            self._stop_next[0] = 0          # a watched access in this step: stopped anyway
         return self._pending.exit or Exit(EXIT_TIMEOUT)
 
     def add_code_hook(self, begin: int, end: int, fn) -> int:
@@ -341,7 +358,9 @@ class Engine:
             if fn(access, address, size):
                 self._stop_next[0] = 1
             return True
-        return self.uc.hook_add(kinds, self._guarded(on_access, result=True), None, begin, end)
+        handle = self.uc.hook_add(kinds, self._guarded(on_access, result=True), None, begin, end)
+        self.flush_tlb()        # cached translations take the fast path, past the hooks
+        return handle
 
     def remove_hook(self, handle: int, begin: int = 0, end: int = 0) -> None:
         self.uc.hook_del(handle)
@@ -465,6 +484,7 @@ class _SliceTimer:
         self._lock = threading.Condition()
         self._deadlines: dict[int, tuple[float, Engine]] = {}
         self._next = 0
+        self._waiting_until: float | None = None    # when the thread wakes next (None: never)
         self._thread: threading.Thread | None = None
 
     def arm(self, engine: "Engine", timeout_us: int) -> int:
@@ -473,8 +493,10 @@ class _SliceTimer:
                 self._thread = threading.Thread(target=self._loop, name="hv-slices", daemon=True)
                 self._thread.start()
             self._next += 1
-            self._deadlines[self._next] = (time.monotonic() + timeout_us / 1e6, engine)
-            self._lock.notify()
+            deadline = time.monotonic() + timeout_us / 1e6
+            self._deadlines[self._next] = (deadline, engine)
+            if self._waiting_until is None or deadline < self._waiting_until:
+                self._lock.notify()     # else it wakes in time anyway: no thread switch
             return self._next
 
     def disarm(self, token: int) -> None:
@@ -490,6 +512,7 @@ class _SliceTimer:
                         engine.kick()
                         del self._deadlines[token]
                 soonest = min((d for d, _ in self._deadlines.values()), default=None)
+                self._waiting_until = soonest
                 self._lock.wait(None if soonest is None else max(0.0, soonest - now))
 
 

@@ -16,10 +16,15 @@ if TYPE_CHECKING:
     from hvcore.domain import Domain
 
 SLICE_US = 10_000
+# Domains whose run loop is busy (guest code or its traps), by id: only those need a
+# kick when a request comes; an idle loop sleeps in select on the inbox and wakes itself.
+_IN_GUEST: set[int] = set()
 
 
 def fire_timers(dom: "Domain") -> None:
     from hvcore.hypercalls import event_channel_op as ev
+    if next_deadline_ns(dom) is None:
+        return                      # no timer armed: spare the clock read
     now = dom.time.system_time_ns()
     for v in dom.vcpus:
         st = v.state
@@ -52,18 +57,28 @@ def run_domain(dom: "Domain", deadline: float | None = None) -> str:
     while dom.running:
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
+        if dom.debugger is not None:
+            dom.debugger.checkpoint()     # all-stop: parked here while gdb holds the domain
+        _IN_GUEST.add(id(dom))      # from here a request must kick the running vCPU
         apply_requests(dom)
         fire_timers(dom)
         ran = False
         for v in dom.vcpus:
-            if v.runnable():
+            if v.runnable() and not _debugger_stops(dom):
                 v.run_slice(SLICE_US)
                 ran = True
             dom.drain_console()
-        if not ran and dom.running:
+        if not ran and dom.running and not _debugger_stops(dom):
+            _IN_GUEST.discard(id(dom))      # the select below wakes for requests
             _sleep_until_event(dom, deadline)
+    _IN_GUEST.discard(id(dom))
     dom.drain_console()
     return dom.shutdown_reason or "crash"
+
+
+def _debugger_stops(dom: "Domain") -> bool:
+    """A breakpoint hit or gdb asked for a stop: no other vCPU runs before it parks."""
+    return dom.debugger is not None and dom.debugger.wants_stop()
 
 
 def _sleep_until_event(dom: "Domain", deadline: float | None) -> None:
@@ -81,14 +96,16 @@ def _sleep_until_event(dom: "Domain", deadline: float | None) -> None:
 
 
 def start_inbox_waiter(dom: "Domain") -> threading.Thread:
-    """Stop the running vCPU when a request arrives, so it is applied promptly."""
+    """Stop the running vCPU when a request arrives, so it is applied promptly (an idle
+    run loop is woken by the eventfd itself: a kick then would only cut its next slice)."""
     def wait() -> None:
         while dom.running:
             ready, _, _ = select.select([dom.inbox.eventfd], [], [], 0.2)
             if ready and dom.running:
                 dom.inbox_drained.clear()
-                for v in dom.vcpus:
-                    v.engine.kick()
+                if id(dom) in _IN_GUEST:
+                    for v in dom.vcpus:
+                        v.engine.kick()
                 dom.inbox_drained.wait(0.2)
     thread = threading.Thread(target=wait, name=f"d{dom.domid}-inbox", daemon=True)
     thread.start()
