@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after this many seconds (exit 124)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
+    run.add_argument("--gdb", type=_port, default=None, metavar="PORT",
+                     help="serve the gdb remote protocol on 127.0.0.1:PORT (0: any free port)")
+    run.add_argument("--gdb-wait", action="store_true",
+                     help="with --gdb: stop the guest before its first instruction until gdb connects")
     up = sub.add_parser("up", help="start the host (dom0) in the background")
     up.add_argument("--pcap", default=None, metavar="FILE",
                     help="write every frame on the host's bridges to FILE (libpcap, Ethernet)")
@@ -93,6 +97,13 @@ def _positive(convert, what: str):
 
 
 _positive_int = _positive(int, "a whole number")
+
+
+def _port(text: str) -> int:
+    """A TCP port: 0 (any free one) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
+    return int(text)
 _positive_float = _positive(float, "a number")
 
 
@@ -105,12 +116,19 @@ def cmd_run(args) -> int:
 
     if not os.path.isfile(args.kernel):
         raise BadInput(f"hv: {args.kernel}: no such file")
+    if args.gdb_wait and args.gdb is None:
+        raise BadInput("hv run: --gdb-wait needs --gdb PORT")
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
     start = time.monotonic()
     try:
-        dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus)
+        dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus,
+                          gdb_port=args.gdb, gdb_wait=args.gdb_wait)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
+    if dp.info.get("gdb_port") is not None:
+        wait = ", guest waiting for it" if args.gdb_wait else ""
+        sys.stderr.write(f"hv: gdb: listening on 127.0.0.1:{dp.info['gdb_port']}{wait}\n")
+        sys.stderr.flush()
     from hvcore.host.private_host import PrivateHost
     host = PrivateHost(dp, cfg)         # xenstored, dom0's event channels, blkback
     out = sys.stdout.buffer

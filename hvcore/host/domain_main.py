@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vcpus", type=int, default=1)
     parser.add_argument("--no-console-io", action="store_true",
                         help="refuse console_io like release Xen: guests use the ring")
+    parser.add_argument("--gdb", type=int, default=None, help="serve gdb on 127.0.0.1:PORT")
+    parser.add_argument("--gdb-wait", action="store_true", help="stop before the first instruction")
     args = parser.parse_args(argv)
     set_process_name(f"hv: d{args.domid} {args.name}")
     sock = socket.socket(fileno=args.sock)
@@ -74,14 +76,27 @@ def main(argv: list[str] | None = None) -> int:
     dom.console_io_allowed = not args.no_console_io
     dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")  # 0: the host
     dom.host = HostLink(sock)
+    if args.gdb is not None:
+        from hvcore.gdb.server import GdbServer
+        try:
+            dom.debugger = GdbServer(dom, args.gdb, args.gdb_wait)
+        except OSError as err:
+            send(sock, {"event": "error", "message": f"gdb: cannot listen on 127.0.0.1:{args.gdb}:"
+                                                     f" {err.strerror}"})
+            return 2
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
                 "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid(),
                 "vcpus": len(dom.vcpus),
+                "gdb_port": dom.debugger.port if dom.debugger is not None else None,
                 "console_evtchn": dom.console_evtchn, "store_evtchn": dom.store_evtchn},
          [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd, dom.grants.region.fd])
     start_inbox_waiter(dom)
+    if dom.debugger is not None:
+        dom.debugger.start()
     reason = run_domain(dom)
+    if dom.debugger is not None:
+        dom.debugger.domain_ended(reason)
     send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                 "hypercalls": sum(v.hypercalls_made for v in dom.vcpus),
                 "traps": sum(v.traps_taken for v in dom.vcpus)})

@@ -217,7 +217,8 @@ class _XenstoreLink:
 
 
 def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
-                 cmdline: str = "", console_io: bool = True, vcpus: int = 1) -> DomainProcess:
+                 cmdline: str = "", console_io: bool = True, vcpus: int = 1,
+                 gdb_port: int | None = None, gdb_wait: bool = False) -> DomainProcess:
     """Start a domain in its own process and wait until its memory is handed over."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     notify = os.eventfd(0, os.EFD_NONBLOCK)
@@ -227,6 +228,8 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
             "--vcpus", str(vcpus)]
     if not console_io:
         argv.append("--no-console-io")
+    if gdb_port is not None:
+        argv += ["--gdb", str(gdb_port)] + (["--gdb-wait"] if gdb_wait else [])
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     child.close()

@@ -1,7 +1,8 @@
 """Small C helpers where Python would be too slow or cannot do the job (built on first use).
 
 `preempt.c`: the block hook that stops a vCPU at a block boundary when its time slice
-is over (see the file's comment for why a stop must never come from another thread).
+is over (see the file's comment for why a stop must never come from another thread);
+and the instruction hook that stops right after a watched access (gdb watchpoints).
 `atomic.c`: locked cmpxchg on words shared with guests and other processes.
 """
 from __future__ import annotations
@@ -45,6 +46,8 @@ def preempt_library() -> ctypes.CDLL:
     lib.hv_preempt_register.restype = ctypes.POINTER(ctypes.c_int32)
     lib.hv_preempt_register.argtypes = [ctypes.c_void_p]
     lib.hv_preempt_unregister.argtypes = [ctypes.c_void_p]
+    lib.hv_stop_next_flag.restype = ctypes.POINTER(ctypes.c_int32)
+    lib.hv_stop_next_flag.argtypes = [ctypes.c_void_p]
     from unicorn.unicorn_py3.unicorn import uclib
     stop_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
     lib.hv_preempt_init.argtypes = [stop_type]

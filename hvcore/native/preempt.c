@@ -18,6 +18,7 @@ typedef int (*uc_emu_stop_fn)(void *uc);
 struct hv_slot {
     void *uc;
     volatile int32_t preempt;   /* set by the slice timer, cleared here */
+    volatile int32_t stop_next; /* set by a debugger hook: stop before the next insn */
 };
 
 static struct hv_slot slots[HV_MAX_ENGINES];
@@ -36,6 +37,7 @@ volatile int32_t *hv_preempt_register(void *uc)
         if (slots[i].uc == NULL || slots[i].uc == uc) {
             slots[i].uc = uc;
             slots[i].preempt = 0;
+            slots[i].stop_next = 0;
             return &slots[i].preempt;
         }
     }
@@ -57,6 +59,36 @@ void hv_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
         if (slots[i].uc == uc) {
             if (slots[i].preempt) {
                 slots[i].preempt = 0;
+                emu_stop(uc);
+            }
+            return;
+        }
+    }
+}
+
+/* The engine's `stop_next` word (hv_insn_hook reads it). */
+volatile int32_t *hv_stop_next_flag(void *uc)
+{
+    for (int i = 0; i < HV_MAX_ENGINES; i++)
+        if (slots[i].uc == uc)
+            return &slots[i].stop_next;
+    return NULL;
+}
+
+/*
+ * UC_HOOK_CODE callback, installed only while a gdb watchpoint is set. A memory hook
+ * cannot stop the engine itself: the stop would land in the middle of the accessing
+ * instruction (its store done, RIP and the rest of its effects not), and resuming
+ * would run it twice. The memory hook sets `stop_next`; this stops before the next
+ * instruction, so the access is complete and RIP is exact.
+ */
+void hv_insn_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
+{
+    (void)address; (void)size; (void)user_data;
+    for (int i = 0; i < HV_MAX_ENGINES; i++) {
+        if (slots[i].uc == uc) {
+            if (slots[i].stop_next) {
+                slots[i].stop_next = 0;
                 emu_stop(uc);
             }
             return;

@@ -220,6 +220,11 @@ def _read_control(v, name: str) -> int | None:
     return None
 
 
+def read_control_register(v, name: str) -> int | None:
+    """What the guest reads from `name` (cr0, cr2, cr3, cr4, dr0..dr7): for debuggers."""
+    return _read_control(v, name)
+
+
 def current_guest_cr3(v) -> int:
     st = v.state
     table = st.guest_table if st.kernel_mode or not v.is_64bit else st.guest_table_user
