@@ -92,3 +92,25 @@ def test_hook_exception_is_reported_not_swallowed():
     exit = eng.run(0x100000)
     assert exit.kind == "hook_error"
     assert "ZeroDivisionError" in exit.detail
+
+
+def test_cpu_state_is_found_with_a_wrong_or_missing_hint(tmp_path, monkeypatch):
+    """The remembered path to the engine's CPU state is only a hint: a wrong one (or
+    none) falls back to the scan, which finds the state and remembers the right path."""
+    import json
+
+    from hvcore import engine as eng
+    hint = tmp_path / "hint.json"
+    monkeypatch.setattr(eng, "_HINT_FILE", str(hint))
+    for bad in (None, {"field": 0, "distance": 8}, "not json"):
+        if bad is None:
+            hint.unlink(missing_ok=True)
+        else:
+            hint.write_text(bad if isinstance(bad, str) else json.dumps(bad))
+        e = eng.Engine()
+        e.uc.reg_write(X.UC_X86_REG_RAX, 0x1234)
+        assert e.cpu.hflags.value & 0x80                     # HF_PE: the real state
+        saved = json.loads(hint.read_text())
+        assert saved != {"field": 0, "distance": 8}
+        again = eng.Engine()                                 # now found by the hint
+        assert eng._env_by_hint(again.uc) is not None

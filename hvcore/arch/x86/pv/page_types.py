@@ -12,6 +12,7 @@ grant-mapped pages) take no types: they can never become page tables.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 NONE, L1, L2, L3, L4, WRITABLE = "none", 1, 2, 3, 4, "writable"
 PAGE_TABLE_TYPES = (L1, L2, L3, L4)
 _HV_SLOTS_64 = range(L.HYPERVISOR_L4_FIRST_SLOT, L.HYPERVISOR_L4_LAST_SLOT + 1)
+_ENTRIES = {n: struct.Struct(f"<{n}Q") for n in (4, 512)}
 
 
 @dataclass
@@ -83,14 +85,10 @@ class PageTypes:
     # ---- what a table's entries need -------------------------------------------------
     def entries(self, mfn: int, level: int) -> list[tuple[int, int]]:
         """(index, entry) of the present entries the guest controls in a table."""
-        mem, table = self.dom.mem, mfn << 12
         count = 4 if level == 3 and not self.dom.is_64bit else 512
-        out = []
-        for i in range(count):
-            e = mem.read_u64(table + i * 8)
-            if e & P.PAGE_PRESENT and not self.is_xen_slot(level, i, e):
-                out.append((i, e))
-        return out
+        table = _ENTRIES[count].unpack(self.dom.mem.read(mfn << 12, count * 8))
+        return [(i, e) for i, e in enumerate(table)
+                if e & P.PAGE_PRESENT and not self.is_xen_slot(level, i, e)]
 
     def is_xen_slot(self, level: int, index: int, entry: int) -> bool:
         """Xen's own slots: the hypervisor L4 slots (64-bit), the compat M2P in the top
@@ -104,11 +102,11 @@ class PageTypes:
         """The references a present entry at `level` needs (get_page_from_lNe)."""
         target = (entry & P.PADDR_MASK) >> 12
         if level == 1:
+            if self.dom.is_ram_pfn(target):
+                return self.get(target, WRITABLE) if entry & P.PAGE_RW else True
             if self.dom.holds_foreign_mapping(target << 12):
                 return True                         # a grant mapping of another domain's page
-            if not self.dom.owns_mfn(target):
-                return False
-            return self.get(target, WRITABLE) if entry & P.PAGE_RW else True
+            return self.dom.owns_mfn(target)        # shared_info, grant frames: never tables
         if entry & P.PAGE_PSE or not self.dom.is_ram_pfn(target):
             return False                            # no superpages, only our own frames
         return self.get(target, level - 1)
