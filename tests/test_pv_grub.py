@@ -30,12 +30,13 @@ def grub_images() -> dict[str, Path]:
 
 
 class Terminal:
-    """`hv run` on a pseudo-terminal: what it prints, and keys typed into it."""
+    """An `hv` command on a pseudo-terminal: what it prints, and keys typed into it."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, command: str = "run", env: dict | None = None) -> None:
         master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tools.hv", "run", *args],
-                                     cwd=ROOT, stdin=slave, stdout=slave, stderr=slave)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tools.hv", command, *args],
+                                     cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
+                                     env={**os.environ, **(env or {})})
         os.close(slave)
         self.master = master
         self.seen = b""
@@ -100,3 +101,27 @@ def test_grub_lists_the_disk_and_reads_a_file(grub_images, tmp_path, abi, comman
     finally:
         if term.proc.poll() is None:
             term.proc.kill()
+
+
+def test_grub_on_a_running_host_through_create_c(grub_images, tmp_path, guests):
+    """`hv create -c` attaches the console of a domain on the background host: GRUB is
+    driven from the terminal the same way, and `halt` ends the domain."""
+    from conftest import run_hv
+    env = {"HV_STATE_DIR": str(tmp_path / "state")}
+    assert run_hv("up", env=env).code == 0
+    disk = ext2_disk(tmp_path / "disk.img", {"hello.txt": HELLO + "\n",
+                                              "boot/grub/grub.cfg": 'echo "grub.cfg from xvda"\n'})
+    term = Terminal("-c", str(_config(tmp_path, grub_images["pv64"], disk)),
+                    command="create", env=env)
+    try:
+        term.expect("grub>")
+        term.type("cat (xen/xvda,msdos1)/hello.txt")
+        assert HELLO in term.expect("grub>")
+        term.type("halt")
+        term.wait()
+        listed = run_hv("list", env=env).stdout
+        assert "pvgrub" not in listed, listed
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        run_hv("down", env=env)
