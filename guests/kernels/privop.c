@@ -298,6 +298,20 @@ static void test_io(void)
     arm(p_inb80_after);
     p_inb80();
     expect_gp("in $0x80 after dropping IOPL", p_inb80_at);
+
+    /* VMASST_TYPE_architectural_iopl: the kernel counts as ring 0, so IOPL 0 lets it
+     * do port I/O, as it would on hardware. */
+    rc = HYPERVISOR_vm_assist(VMASST_CMD_enable, VMASST_TYPE_architectural_iopl);
+    CHECK(rc == 0, "vm_assist(architectural_iopl): rc %ld", rc);
+    arm(p_inb80_after);
+    p_inb80();
+    expect_none("in $0x80 with architectural IOPL 0");
+    rc = HYPERVISOR_vm_assist(VMASST_CMD_disable, VMASST_TYPE_architectural_iopl);
+    CHECK(rc == 0, "vm_assist(disable architectural_iopl): rc %ld", rc);
+    arm(p_inb80_after);
+    p_inb80();
+    expect_gp("in $0x80 with IOPL 0 again", p_inb80_at);
+    printk("privop: architectural IOPL: kernel port I/O at IOPL 0 OK\n");
 }
 
 static void privop_main(void)

@@ -21,6 +21,13 @@ def iret(v, *_):
     return NO_RESULT
 
 
+def restore_iopl(v, flags: int) -> None:
+    """With VMASST_TYPE_architectural_iopl the guest's IOPL is what its iret frame says,
+    as on hardware (otherwise only PHYSDEVOP_set_iopl changes it)."""
+    if v.domain.vm_assist >> XEN.VMASST_TYPE_architectural_iopl & 1:
+        v.state.iopl = (flags & EFLAGS_IOPL) >> 12
+
+
 def _iret64(v) -> None:
     rsp = v.reg(X.UC_X86_REG_RSP)
     rax, r11, rcx, flags, rip, cs, rflags, usp, ss = struct.unpack("<9Q", v.read_virt(rsp, 72))
@@ -33,6 +40,7 @@ def _iret64(v) -> None:
     if flags & VGCF_IN_SYSCALL:
         rcx, r11 = rip, rflags      # as sysret leaves them
     v.upcall_mask = 0 if rflags & EFLAGS_IF else 1
+    restore_iopl(v, rflags)
     v.set_reg(X.UC_X86_REG_RAX, rax)
     v.set_reg(X.UC_X86_REG_R11, r11)
     v.set_reg(X.UC_X86_REG_RCX, rcx)
@@ -50,6 +58,7 @@ def _iret32(v) -> None:
     eax, eip, cs, eflags = struct.unpack("<4I", v.read_virt(esp, 16))
     cs &= 0xFFFF                          # bits 16-23 of a bounce frame's CS: saved mask
     v.upcall_mask = 0 if eflags & EFLAGS_IF else 1
+    restore_iopl(v, eflags)
     if eflags & EFLAGS_VM:
         raise GuestCrash("iret to virtual-8086 mode is not supported")
     v.set_reg(X.UC_X86_REG_EAX, eax)

@@ -18,6 +18,7 @@ from unicorn import x86_const as X
 
 from hvcore.arch.x86 import paging
 from hvcore.arch.x86.pv import cpuid as cpuid_policy
+from hvcore.public import xen as XEN
 
 if TYPE_CHECKING:
     from hvcore.vcpu import VCPU
@@ -111,8 +112,11 @@ def segment_error_code(v: "VCPU") -> int:
 
 
 def _guest_cpl(v: "VCPU") -> int:
-    """Xen's view: a PV kernel counts as ring 1 for IOPL checks, user as ring 3."""
-    return 1 if v.in_kernel() else 3
+    """Xen's view: a PV kernel counts as ring 1 for IOPL checks (ring 0 with
+    VMASST_TYPE_architectural_iopl, as the kernel believes it is), user as ring 3."""
+    if not v.in_kernel():
+        return 3
+    return 0 if v.domain.vm_assist >> XEN.VMASST_TYPE_architectural_iopl & 1 else 1
 
 
 def iopl_ok(v: "VCPU") -> bool:
