@@ -94,6 +94,65 @@ def test_hook_exception_is_reported_not_swallowed():
     assert "ZeroDivisionError" in exit.detail
 
 
+# ---- what the gdb stub's hooks rely on (hvcore/gdb/breakpoints.py) ----------------------
+_COUNT_TO_3 = bytes.fromhex("b801000000" "ffc0" "ffc0") + b"\xf4"   # eax=1; inc; inc; hlt
+
+
+def test_code_hook_misses_translated_blocks_until_they_are_dropped():
+    from unicorn import UC_HOOK_CODE
+    eng = _ring3_engine(_COUNT_TO_3)
+    eng.run(0x100000)                                   # translates the block
+    seen = []
+    eng.uc.hook_add(UC_HOOK_CODE, lambda uc, a, s, d: seen.append(a), None, 0x100007, 0x100007)
+    eng.run(0x100000)
+    assert seen == []                                    # the cached block has no hook call
+    hits = []
+    eng.add_code_hook(0x100007, 0x100007, lambda a: hits.append(a) or True)   # drops it
+    eng.run(0x100000)
+    assert hits == [0x100007]
+    assert eng.reg(X.UC_X86_REG_RIP) == 0x100007 and eng.reg(X.UC_X86_REG_EAX) == 2  # not run
+
+
+def test_memory_hooks_are_checked_against_physical_addresses():
+    from unicorn import UC_HOOK_MEM_WRITE
+    # mov rax, 0x40100800 (virtual alias of physical 0x100800); mov dword [rax], 9; hlt
+    code = bytes.fromhex("48b8" + (0x40100800).to_bytes(8, "little").hex() + "c70009000000f4")
+    eng = _ring3_engine(code)
+    eng.uc.mem_write(0x2000 + 8, struct.pack("<Q", 0x4000 | 7))     # L3[1] -> L2 at 0x4000
+    eng.uc.mem_write(0x4000, struct.pack("<Q", 0x87))              # 2 MiB page at 0
+    eng.flush_tlb()
+    virt, phys = [], []
+    eng.add_access_hook(UC_HOOK_MEM_WRITE, 0x40100800, 0x40100803, lambda *a: virt.append(a) or True)
+    eng.add_access_hook(UC_HOOK_MEM_WRITE, 0x100800, 0x100803, lambda *a: phys.append(a) or True)
+    eng.run(0x100000)
+    assert virt == [] and phys and phys[0][1] == 0x100800
+
+
+def test_stop_in_a_memory_hook_leaves_the_instruction_half_done():
+    # why watchpoints stop through the per-instruction C hook instead
+    from unicorn import UC_HOOK_MEM_WRITE
+    inc_mem = bytes.fromhex("ff042500081000") + b"\xf4"             # inc dword [0x100800]
+    eng = _ring3_engine(inc_mem)
+    eng.uc.hook_add(UC_HOOK_MEM_WRITE, lambda uc, *a: uc.emu_stop(), None, 0x100800, 0x100803)
+    eng.run(0x100000)
+    assert eng.uc.mem_read(0x100800, 4) == b"\x01\0\0\0"
+    assert eng.reg(X.UC_X86_REG_RIP) == 0x100000         # done, yet RIP still on it
+    eng2 = _ring3_engine(inc_mem)
+    eng2.add_access_hook(UC_HOOK_MEM_WRITE, 0x100800, 0x100803, lambda *a: True)
+    eng2.run(0x100000)
+    assert eng2.reg(X.UC_X86_REG_RIP) == 0x100007        # stopped after it, exactly once
+    assert eng2.uc.mem_read(0x100800, 4) == b"\x01\0\0\0"
+
+
+def test_step_runs_exactly_one_instruction():
+    eng = _ring3_engine(_COUNT_TO_3)
+    rips = []
+    for _ in range(3):
+        eng.step(eng.reg(X.UC_X86_REG_RIP))
+        rips.append(eng.reg(X.UC_X86_REG_RIP))
+    assert rips == [0x100005, 0x100007, 0x100009] and eng.reg(X.UC_X86_REG_EAX) == 3
+
+
 def test_cpu_state_is_found_with_a_wrong_or_missing_hint(tmp_path, monkeypatch):
     """The remembered path to the engine's CPU state is only a hint: a wrong one (or
     none) falls back to the scan, which finds the state and remembers the right path."""

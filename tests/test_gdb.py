@@ -20,8 +20,8 @@ pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not 
 
 def _start_hv(elf, *extra: str) -> tuple[subprocess.Popen, int]:
     """`hv run ELF --gdb 0 --gdb-wait`; returns the process and the port it chose."""
-    proc = subprocess.Popen([sys.executable, "-m", "tools.hv", "run", str(elf), "--gdb", "0",
-                             "--gdb-wait", "--timeout", "60", *extra], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tools.hv", "run", str(elf), *extra, "--gdb", "0",
+                             "--gdb-wait", "--timeout", "60"], cwd=ROOT,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
@@ -105,13 +105,19 @@ def test_guest_int3_still_reaches_the_guest_with_breakpoints_set(guests):
     assert code == 0 and "PASS" in console, err + console
 
 
-def test_detach_lets_the_guest_run_on(guests):
+def test_memory_writes_then_detach_lets_the_guest_run_on(guests):
     elf = kernel("pv32", "gdbtarget")
     proc, port = _start_hv(elf)
-    out = _gdb(elf, port, "break gdb_tick", "continue", "detach")
+    out = _gdb(elf, port, "break gdb_tick", "continue", "set var gdb_counter = 100",
+               "print/x *(unsigned int *)gdb_tick",
+               "set var *(unsigned int *)gdb_tick = *(unsigned int *)gdb_tick",  # read-only code
+               "print/x *(unsigned int *)gdb_tick", "detach")
     code, console, err = _finish(proc)
     assert "Breakpoint 1, gdb_tick" in out, out
-    assert code == 0 and "counter 15 result 30" in console, err
+    assert "Cannot access memory" not in out, out
+    first, again = re.findall(r"\$[12] = (0x[0-9a-f]+)", out)
+    assert first == again, out
+    assert code == 0 and "counter 115 result 230" in console, err + console
 
 
 def test_bad_gdb_options_are_one_line_errors(guests, tmp_path):
@@ -136,3 +142,13 @@ def test_packet_framing_round_trip():
     assert kind == "packet" and unescape(got) == body
     assert events[2] == ("interrupt", b"")
     assert events[3] == ("bad", b"g")              # wrong checksum: gdb must resend
+
+
+def test_each_vcpu_is_a_thread(guests):
+    elf = kernel("pv64", "smp")
+    proc, port = _start_hv(elf, "vcpus=2")
+    out = _gdb(elf, port, "info threads", "thread 2", "print/x $rip", "continue")
+    code, _console, err = _finish(proc)
+    assert re.search(r"1\s+Thread 1 \(vcpu0", out) and re.search(r"2\s+Thread 2 \(vcpu1", out), out
+    assert "exited normally" in out, out
+    assert code == 0, err

@@ -70,8 +70,8 @@ def write(v: "VCPU", va: int, data: bytes) -> None:
             raise Unmapped(at)
     pos = 0
     try:
-        for paddr, chunk in paddrs:
-            v.domain.mem.write(paddr, data[pos:pos + chunk])
+        for at, chunk in paddrs:
+            v.domain.mem.write(at, data[pos:pos + chunk])
             pos += chunk
     except BadAddress:
         raise Unmapped(va + pos)

@@ -62,6 +62,8 @@ class Stub:
             return handler(body)
         except (ValueError, IndexError):
             return ERROR_ARGS
+        except Exception:   # noqa: BLE001 - one bad packet must not end the session
+            return ERROR_REFUSED
 
     def vcpu(self, thread: int | None = None) -> "VCPU":
         index = self.g_thread if thread is None else thread
@@ -124,6 +126,8 @@ class Stub:
         addr, length = (int(x, 16) for x in where.split(b","))
         if length != len(data):
             return ERROR_ARGS
+        if not data:
+            return b"OK"                # gdb's probe for X support
         try:
             guest_memory.write(self.vcpu(), addr, data)
         except guest_memory.Unmapped:
