@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hvcore.public import xen as XEN
+from hvcore.time import refresh_times
 
 if TYPE_CHECKING:
     from hvcore.domain import Domain
@@ -62,6 +63,7 @@ def run_domain(dom: "Domain", deadline: float | None = None) -> str:
         _IN_GUEST.add(id(dom))      # from here a request must kick the running vCPU
         apply_requests(dom)
         fire_timers(dom)
+        refresh_times(dom)
         ran = False
         for v in dom.vcpus:
             if v.runnable() and not _debugger_stops(dom):

@@ -71,6 +71,7 @@ def scale_for(hz: int) -> tuple[int, int]:
 class DomainTime:
     boot_ns: int = field(default_factory=_time.monotonic_ns)
     wall_at_boot_ns: int = field(default_factory=_time.time_ns)
+    last_refresh_ns: int = field(default_factory=_time.monotonic_ns)
 
     def __post_init__(self) -> None:
         self.hz = tsc_hz()
@@ -81,9 +82,18 @@ class DomainTime:
     def system_time_ns(self) -> int:
         """System time exactly as the guest computes it from the TSC (so a timer never
         fires before the guest's own clock says its deadline has come)."""
-        delta = self.tsc_now() - self.anchor_tsc
+        return self.system_time_at(self.tsc_now())
+
+    def system_time_at(self, tsc: int) -> int:
+        delta = tsc - self.anchor_tsc
         delta = delta << self.tsc_shift if self.tsc_shift >= 0 else delta >> -self.tsc_shift
         return self.anchor_system_time + (delta * self.tsc_to_system_mul >> 32)
+
+    def record_now(self) -> tuple[int, int]:
+        """(tsc_timestamp, system_time) for a fresh vcpu_time_info: the same clock as
+        system_time_ns(), re-anchored at the current TSC."""
+        tsc = self.tsc_now()
+        return tsc, self.system_time_at(tsc)
 
     def tsc_now(self) -> int:
         """The TSC a guest `rdtsc` reads now."""
@@ -92,3 +102,34 @@ class DomainTime:
     def wallclock_at_boot(self) -> tuple[int, int]:
         """(wc_sec, wc_nsec): wall time when system time was 0, as Xen publishes it."""
         return divmod(self.wall_at_boot_ns, 1_000_000_000)
+
+
+# Xen refreshes every vCPU's time record at least about once a second; guests count on
+# it: some (GRUB) compute (tsc - tsc_timestamp) * mul in 64 bits, which overflows after
+# a few seconds of TSC at GHz rates.
+REFRESH_NS = 250_000_000
+
+
+def publish_vcpu_time(v) -> None:
+    """Rewrite the vCPU's vcpu_time_info under its version seqlock (odd while changing)."""
+    from hvcore.public import xen as XEN
+    cls = XEN.vcpu_info_64 if v.is_64bit else XEN.vcpu_info_32
+    info = v.domain.mem.struct_at(cls, v.state.vcpu_info_paddr)
+    t = v.domain.time
+    record = info.time
+    record.version = (record.version + 1) | 1
+    record.tsc_timestamp, record.system_time = t.record_now()
+    record.tsc_to_system_mul, record.tsc_shift = t.tsc_to_system_mul, t.tsc_shift
+    record.version += 1
+    del record, info
+
+
+def refresh_times(dom) -> None:
+    """Republish the time records that are older than REFRESH_NS (cheap when fresh)."""
+    now = _time.monotonic_ns()
+    if now - dom.time.last_refresh_ns < REFRESH_NS:
+        return
+    dom.time.last_refresh_ns = now
+    for v in dom.vcpus:
+        if v.state.vcpu_info_paddr:
+            publish_vcpu_time(v)

@@ -3,18 +3,14 @@ boots on hvcore as a real PV guest, 64-bit and 32-bit PAE, with a raw disk image
 served by blkback; driven through a pseudo-terminal as a user would."""
 from __future__ import annotations
 
-import os
-import pty
-import select
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from disk_images import ext2_disk
+from tools.disk_images import ext2_disk
+from tools.pty_session import Terminal
 
 GRUB = {"pv64": ROOT / ".cache" / "grub-xen" / "grub-x86_64-xen.bin",
         "pv32": ROOT / ".cache" / "grub-xen" / "grub-i386-xen.bin"}
@@ -27,51 +23,6 @@ def grub_images() -> dict[str, Path]:
     for image in GRUB.values():
         assert image.is_file(), f"{image} missing after tools/fetch_grub_xen.sh"
     return GRUB
-
-
-class Terminal:
-    """An `hv` command on a pseudo-terminal: what it prints, and keys typed into it."""
-
-    def __init__(self, *args: str, command: str = "run", env: dict | None = None) -> None:
-        master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tools.hv", command, *args],
-                                     cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
-                                     env={**os.environ, **(env or {})})
-        os.close(slave)
-        self.master = master
-        self.seen = b""
-
-    def expect(self, text: str, timeout: float = 30) -> str:
-        """Read until `text` appears after what earlier expects consumed."""
-        deadline = time.monotonic() + timeout
-        while text.encode() not in self.seen:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {text!r} within {timeout}s; got {self.seen[-2000:]!r}"
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 65536)
-                except OSError:
-                    chunk = b""
-                assert chunk, f"hv exited before {text!r}; got {self.seen[-2000:]!r}"
-                self.seen += chunk
-        before, self.seen = self.seen.split(text.encode(), 1)
-        return before.decode(errors="replace")
-
-    def type(self, line: str) -> None:
-        os.write(self.master, line.encode() + b"\r")
-
-    def wait(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            if select.select([self.master], [], [], 0.1)[0]:
-                try:
-                    self.seen += os.read(self.master, 65536)
-                except OSError:
-                    pass
-        code = self.proc.wait(timeout=5)
-        os.close(self.master)
-        return code
 
 
 def _config(tmp_path: Path, image: Path, disk: Path) -> Path:
@@ -99,8 +50,7 @@ def test_grub_lists_the_disk_and_reads_a_file(grub_images, tmp_path, abi, comman
         term.type(command)
         assert term.wait() == exit_code
     finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
+        term.close()
 
 
 def test_grub_on_a_running_host_through_create_c(grub_images, tmp_path, guests):
@@ -122,6 +72,5 @@ def test_grub_on_a_running_host_through_create_c(grub_images, tmp_path, guests):
         listed = run_hv("list", env=env).stdout
         assert "pvgrub" not in listed, listed
     finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
+        term.close()
         run_hv("down", env=env)

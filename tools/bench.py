@@ -503,11 +503,12 @@ def bench_block(s: Settings, log) -> list[Row]:
 def bench_boot_rows(s: Settings, log) -> list[Row]:
     """Debian's PV GRUB: seconds from `hv run` to its prompt (tools/bench_boot.py)."""
     from tools.bench_boot import GRUB_BOOT_TARGET_S, bench_grub_boot
+    from tools.pty_session import SessionError
     rows = [Row("boot:grub", "boot: Debian's PV GRUB to its prompt (hv run, disk as xvda)",
                 abi, "s", target=f"< {GRUB_BOOT_TARGET_S:g} s") for abi in ("pv64", "pv32")]
     try:
         seconds = bench_grub_boot(min(s.samples, 5), log)
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as err:
+    except (SessionError, OSError, subprocess.CalledProcessError) as err:
         for row in rows:
             row.error = str(err)
         log(f"  FAILED: {err}")

@@ -2,11 +2,7 @@
 prompt (with a disk image as xvda), measured on a pseudo-terminal as a user sees it."""
 from __future__ import annotations
 
-import os
-import pty
-import select
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,43 +11,29 @@ ROOT = Path(__file__).resolve().parent.parent
 GRUB = {"pv64": ROOT / ".cache" / "grub-xen" / "grub-x86_64-xen.bin",
         "pv32": ROOT / ".cache" / "grub-xen" / "grub-i386-xen.bin"}
 GRUB_BOOT_TARGET_S = 3.0
-PROMPT = b"grub>"
+PROMPT = "grub>"
 
 
 def grub_boot_seconds(abi: str, disk: Path, timeout: float = 60) -> float:
     """One boot: seconds until the prompt appears; GRUB is then halted."""
+    from tools.pty_session import Terminal
     cfg = disk.with_name(f"grub-{abi}.cfg")
     cfg.write_text(f'name = "grub-boot"\nkernel = "{GRUB[abi]}"\nmemory = 64\n'
                    f"disk = ['{disk},raw,xvda,r']\n")
-    master, slave = pty.openpty()
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "tools.hv", "run", str(cfg)], cwd=ROOT,
-                            stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    seen = b""
+    term = Terminal(str(cfg))
     try:
-        while PROMPT not in seen:
-            left = start + timeout - time.perf_counter()
-            if left <= 0 or not select.select([master], [], [], left)[0]:
-                raise RuntimeError(f"GRUB ({abi}) printed no prompt within {timeout:.0f} s")
-            chunk = os.read(master, 65536)
-            if not chunk:
-                raise RuntimeError(f"hv run exited before GRUB's prompt ({abi})")
-            seen += chunk
+        term.expect(PROMPT, timeout)
         elapsed = time.perf_counter() - start
-        os.write(master, b"halt\r")
-        proc.wait(timeout=30)
+        term.type("halt")
+        term.wait()
         return elapsed
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        term.close()
 
 
 def make_boot_disk(folder: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from disk_images import ext2_disk
+    from tools.disk_images import ext2_disk
     return ext2_disk(folder / "boot.img", {"boot/grub/grub.cfg": 'echo "hvcore bench"\n'})
 
 

@@ -1,4 +1,4 @@
-"""Real disk image files for the tests: an MBR partition table and an ext2 filesystem
+"""Real disk image files (tests, demo, benchmarks): an MBR partition table and an ext2 filesystem
 made by mke2fs (e2fsprogs) from a folder, no mounting needed."""
 from __future__ import annotations
 
