@@ -123,6 +123,8 @@ class GdbServer:
         self.current, self._signal = v.id, SIGTRAP
         if not v.runnable():
             return
+        from hvcore.scheduler import apply_requests
+        apply_requests(self.dom)      # as before any run: nothing pending stops the step
         self.points.pass_once(v.id, v.rip)
         exit = v.engine.step(v.rip)
         self.points.end_pass(v.id)
