@@ -6,7 +6,6 @@ domains (the `hv` tools) drives `Domain.run()` wherever it lives.
 from __future__ import annotations
 
 import collections
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -86,7 +85,6 @@ class Domain:
     console_io_allowed: bool = True
     # requests from other processes (hvcore.inbox), applied by this process only
     inbox: "Inbox | None" = None
-    inbox_drained: threading.Event = field(default_factory=threading.Event)
     # the link to the host (interdomain event channels), when the domain has its process
     host: "HostLink | None" = None
     # grant tables: our shared frames, and the handles of our mappings of others' grants

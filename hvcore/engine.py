@@ -360,6 +360,12 @@ class Engine:
         finally:
             _SLICE_TIMER.disarm(token)
 
+    def watch_doorbell(self, address: int) -> None:
+        """Stop at the next block boundary whenever the 32-bit word at `address` (the
+        domain's inbox doorbell, in shared memory) is non-zero."""
+        from hvcore.native import preempt_library
+        preempt_library().hv_preempt_set_doorbell(self._uch, address)
+
     def kick(self) -> None:
         """Stop the running guest at its next block boundary (from any thread).
 

@@ -6,7 +6,6 @@ engines); each gets a time slice in turn. A blocked domain sleeps until its next
 from __future__ import annotations
 
 import select
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -17,10 +16,6 @@ if TYPE_CHECKING:
     from hvcore.domain import Domain
 
 SLICE_US = 10_000
-# Domains whose run loop is busy (guest code or its traps), by id: only those need a
-# kick when a request comes; an idle loop sleeps in select on the inbox and wakes itself.
-_IN_GUEST: set[int] = set()
-
 
 def fire_timers(dom: "Domain") -> None:
     from hvcore.hypercalls import event_channel_op as ev
@@ -43,6 +38,13 @@ def next_deadline_ns(dom: "Domain") -> int | None:
     return min(deadlines) if deadlines else None
 
 
+def watch_inbox(dom: "Domain") -> None:
+    """Let other processes' requests stop a running vCPU at once: every engine of the
+    domain watches the inbox doorbell from its C block hook (hvcore/inbox.py)."""
+    for v in dom.vcpus:
+        v.engine.watch_doorbell(dom.inbox.doorbell_address)
+
+
 def apply_requests(dom: "Domain") -> None:
     """Requests other processes posted to this domain (only we write our event state)."""
     from hvcore.hypercalls import event_channel_op as ev
@@ -50,7 +52,6 @@ def apply_requests(dom: "Domain") -> None:
         return
     for req in dom.inbox.drain():
         ev.peer_event(dom, req.kind, req.port, req.arg)
-    dom.inbox_drained.set()
 
 
 def run_domain(dom: "Domain", deadline: float | None = None) -> str:
@@ -60,7 +61,6 @@ def run_domain(dom: "Domain", deadline: float | None = None) -> str:
             return "timeout"
         if dom.debugger is not None:
             dom.debugger.checkpoint()     # all-stop: parked here while gdb holds the domain
-        _IN_GUEST.add(id(dom))      # from here a request must kick the running vCPU
         apply_requests(dom)
         fire_timers(dom)
         refresh_times(dom)
@@ -71,9 +71,7 @@ def run_domain(dom: "Domain", deadline: float | None = None) -> str:
                 ran = True
             dom.drain_console()
         if not ran and dom.running and not _debugger_stops(dom):
-            _IN_GUEST.discard(id(dom))      # the select below wakes for requests
             _sleep_until_event(dom, deadline)
-    _IN_GUEST.discard(id(dom))
     dom.drain_console()
     return dom.shutdown_reason or "crash"
 
@@ -95,20 +93,3 @@ def _sleep_until_event(dom: "Domain", deadline: float | None) -> None:
         select.select([dom.inbox.eventfd], [], [], pause)   # woken by a request
     else:
         time.sleep(pause)
-
-
-def start_inbox_waiter(dom: "Domain") -> threading.Thread:
-    """Stop the running vCPU when a request arrives, so it is applied promptly (an idle
-    run loop is woken by the eventfd itself: a kick then would only cut its next slice)."""
-    def wait() -> None:
-        while dom.running:
-            ready, _, _ = select.select([dom.inbox.eventfd], [], [], 0.2)
-            if ready and dom.running:
-                dom.inbox_drained.clear()
-                if id(dom) in _IN_GUEST:
-                    for v in dom.vcpus:
-                        v.engine.kick()
-                dom.inbox_drained.wait(0.2)
-    thread = threading.Thread(target=wait, name=f"d{dom.domid}-inbox", daemon=True)
-    thread.start()
-    return thread

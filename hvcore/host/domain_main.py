@@ -40,6 +40,9 @@ def send(sock: socket.socket, message: dict, fds: list[int] | None = None) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--hvm" in (sys.argv[1:] if argv is None else argv):
+        from hvcore.hvm.process import main as hvm_main     # a PC, not a PV kernel
+        return hvm_main(argv)
     parser = argparse.ArgumentParser()
     parser.add_argument("--sock", type=int, required=True)
     parser.add_argument("--notify", type=int, required=True)
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from hvcore.hypercalls import load_families
     from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
-    from hvcore.scheduler import run_domain, start_inbox_waiter
+    from hvcore.scheduler import run_domain, watch_inbox
     from loaders.elf import LoaderError, load_kernel
     from loaders.pv_builder import build_pv_domain
 
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gdb_port": dom.debugger.port if dom.debugger is not None else None,
                 "console_evtchn": dom.console_evtchn, "store_evtchn": dom.store_evtchn},
          [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd, dom.grants.region.fd])
-    start_inbox_waiter(dom)
+    watch_inbox(dom)
     if dom.debugger is not None:
         dom.debugger.start()
     reason = run_domain(dom)

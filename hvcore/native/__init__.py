@@ -46,6 +46,7 @@ def preempt_library() -> ctypes.CDLL:
     lib.hv_preempt_register.restype = ctypes.POINTER(ctypes.c_int32)
     lib.hv_preempt_register.argtypes = [ctypes.c_void_p]
     lib.hv_preempt_unregister.argtypes = [ctypes.c_void_p]
+    lib.hv_preempt_set_doorbell.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.hv_stop_next_flag.restype = ctypes.POINTER(ctypes.c_int32)
     lib.hv_stop_next_flag.argtypes = [ctypes.c_void_p]
     from unicorn.unicorn_py3.unicorn import uclib

@@ -19,6 +19,7 @@ struct hv_slot {
     void *uc;
     volatile int32_t preempt;   /* set by the slice timer, cleared here */
     volatile int32_t stop_next; /* set by a debugger hook: stop before the next insn */
+    volatile int32_t *doorbell; /* the domain's inbox doorbell, rung by other processes */
 };
 
 static struct hv_slot slots[HV_MAX_ENGINES];
@@ -38,6 +39,7 @@ volatile int32_t *hv_preempt_register(void *uc)
             slots[i].uc = uc;
             slots[i].preempt = 0;
             slots[i].stop_next = 0;
+            slots[i].doorbell = NULL;
             return &slots[i].preempt;
         }
     }
@@ -57,7 +59,8 @@ void hv_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
     (void)address; (void)size; (void)user_data;
     for (int i = 0; i < HV_MAX_ENGINES; i++) {
         if (slots[i].uc == uc) {
-            if (slots[i].preempt) {
+            /* The doorbell is left set: the run loop clears it when it drains. */
+            if (slots[i].preempt || (slots[i].doorbell && *slots[i].doorbell)) {
                 slots[i].preempt = 0;
                 emu_stop(uc);
             }
@@ -67,6 +70,14 @@ void hv_block_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
 }
 
 /* The engine's `stop_next` word (hv_insn_hook reads it). */
+/* Watch a word in shared memory too: while it is non-zero, every block stops. */
+void hv_preempt_set_doorbell(void *uc, volatile int32_t *word)
+{
+    for (int i = 0; i < HV_MAX_ENGINES; i++)
+        if (slots[i].uc == uc)
+            slots[i].doorbell = word;
+}
+
 volatile int32_t *hv_stop_next_flag(void *uc)
 {
     for (int i = 0; i < HV_MAX_ENGINES; i++)
