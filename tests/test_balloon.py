@@ -24,6 +24,7 @@ def test_mem_set_balloons_down_and_up(host, abi):
     assert hv("create", cfg).code == 0
     log = tmp / "state" / "d1.log"
     _wait_for(log, "balloon: ready with 8192 pages")
+    assert "balloon: exchange of a free frame OK, of a page table -22" in log.read_text()
     assert hv("mem-set", "balloon", "28").code == 0
     _wait_for(log, "balloon: target 28672 KiB: reservation 7168 pages")
     assert hv("mem-set", "1", "32").code == 0

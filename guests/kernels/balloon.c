@@ -80,6 +80,32 @@ static void take_back(unsigned long pages)
     }
 }
 
+/* XENMEM_exchange: one free frame in, one frame out at the same GPFN. */
+static void exchange_one(void)
+{
+    unsigned long pfn = next_pfn;
+    xen_pfn_t in = pfn_to_mfn(pfn), out = pfn;
+    struct xen_memory_exchange x = {
+        .in = { .nr_extents = 1, .domid = DOMID_SELF },
+        .out = { .nr_extents = 1, .domid = DOMID_SELF },
+    };
+    set_xen_guest_handle(x.in.extent_start, &in);
+    set_xen_guest_handle(x.out.extent_start, &out);
+    long rc = HYPERVISOR_memory_op(XENMEM_exchange, &x);
+    CHECK(rc == 0 && x.nr_exchanged == 1, "exchange: rc %ld, %lu exchanged", rc,
+          (unsigned long)x.nr_exchanged);
+    CHECK(mfn_to_pfn(out) == pfn, "exchange: the M2P says %lx for mfn %lx, want %lx",
+          mfn_to_pfn(out), (unsigned long)out, pfn);
+    phys_to_machine[pfn] = out;
+    in = pfn_to_mfn(start_info->pt_base ? virt_to_pfn((void *)start_info->pt_base) : 0);
+    set_xen_guest_handle(x.in.extent_start, &in);
+    x.nr_exchanged = 0;
+    rc = HYPERVISOR_memory_op(XENMEM_exchange, &x);
+    CHECK(rc == -XEN_EINVAL && x.nr_exchanged == 0,
+          "exchange of a page table: rc %ld, %lu exchanged", rc, (unsigned long)x.nr_exchanged);
+    printk("balloon: exchange of a free frame OK, of a page table %ld\n", rc);
+}
+
 static unsigned long parse(const char *s)
 {
     unsigned long v = 0;
@@ -100,6 +126,7 @@ static void balloon_main(void)
     next_pfn = start_info->nr_pages - 1;
     CHECK(xs_init() == 0, "xs_init");
     CHECK(xs_watch("memory/target", "target") == 0, "watch memory/target");
+    exchange_one();
     printk("balloon: ready with %ld pages\n", reservation());
     while (seen < steps) {
         CHECK(xs_read_watch(path, sizeof(path), token, sizeof(token), 0) == 0, "watch");
