@@ -29,6 +29,10 @@ SEGMENT_REGS = {ES: X.UC_X86_REG_ES, CS: X.UC_X86_REG_CS, SS: X.UC_X86_REG_SS,
                 DS: X.UC_X86_REG_DS, FS: X.UC_X86_REG_FS, GS: X.UC_X86_REG_GS}
 _SEGS_OFFSET = eng._ENV_HFLAGS + 8
 _SEG = struct.Struct("<IIQII")
+# The exception being raised: error code, `int N` flag (then RIP is already past it);
+# they sit just before old_exception's neighbours (tests/test_hvm_cpu.py checks both).
+_ENV_ERROR_CODE = eng._ENV_OLD_EXCEPTION - 112
+_ENV_EXCEPTION_IS_INT = _ENV_ERROR_CODE + 4
 
 # hflags bits (the engine's summary of the mode)
 HF_CPL = 3
@@ -136,6 +140,15 @@ class CpuState:
             if not hf & HF_PE or not hf & HF_CS32 or not flat:
                 hf |= HF_ADDSEG
         self.hflags.value = hf
+
+    # ---- the exception the engine just reported ---------------------------------------
+    @property
+    def exception_error_code(self) -> int:
+        return ctypes.c_int32.from_address(self.env + _ENV_ERROR_CODE).value & 0xFFFFFFFF
+
+    @property
+    def exception_is_int(self) -> bool:
+        return ctypes.c_int32.from_address(self.env + _ENV_EXCEPTION_IS_INT).value != 0
 
     # ---- privilege and mode ---------------------------------------------------------
     @property

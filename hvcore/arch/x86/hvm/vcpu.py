@@ -1,0 +1,181 @@
+"""The HVM vCPU: a PC's CPU from reset, and the run loop that serves its exits.
+
+Guest code runs in the engine until it stops: an exception or `int N` (delivered
+through the guest's IDT or IVT by delivery.py), port I/O refused by IOPL (#GP), `hlt`
+(the vCPU sleeps until an interrupt can be taken), or a kick (slice over, a device
+wants attention). External interrupts are injected only between runs, when IF=1 and
+no interrupt shadow (sti, mov ss) is in force, as the CPU samples INTR.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from unicorn import x86_const as X
+
+from hvcore import engine as eng
+from hvcore.arch.x86.hvm import delivery, halt
+from hvcore.arch.x86.hvm.cpu_state import CS, CpuState
+from hvcore.arch.x86.hvm.delivery import Event, TripleFault
+from hvcore.arch.x86.hvm.guest_memory import LinearMemory
+
+if TYPE_CHECKING:
+    from hvcore.hvm.domain import HvmDomain
+
+RF_IF = 1 << 9
+RF_IOPL_SHIFT = 12
+CR0_PG = 1 << 31
+
+
+class InterruptController(Protocol):
+    """What the vCPU asks of the platform's interrupt controller (the PIC today)."""
+    def intr_pending(self) -> bool: ...
+    def acknowledge(self) -> int: ...
+
+
+class HvmVcpu:
+    def __init__(self, domain: "HvmDomain", vcpu_id: int, engine: eng.Engine) -> None:
+        self.domain = domain
+        self.id = vcpu_id
+        self.engine = engine
+        self.state = CpuState(engine)
+        self.mem = LinearMemory(domain.mem, engine)
+        self.halted = False
+        self.traps_taken = 0
+        self.hypercalls_made = 0
+        self.interrupts_taken = 0
+        self.in_guest = False         # inside engine.run: a raised IRQ must kick us
+        engine.set_io_handlers(self._io_in, self._io_out)
+        # The error code and `int N` flag, read while the engine raises the exception:
+        # it may overwrite them on its way out of emu_start (as it does CR2).
+        self._raised: tuple[int, bool] = (0, False)
+        from unicorn import UC_HOOK_INTR
+        engine.uc.hook_add(UC_HOOK_INTR, engine._guarded(self._on_exception))
+
+    def reset(self, cs: int = 0xF000, ip: int = 0xFFF0) -> None:
+        self.state.reset(cs, ip)
+        self.halted = False
+
+    @property
+    def rip(self) -> int:
+        return self.engine.reg(X.UC_X86_REG_RIP)
+
+    @property
+    def interrupts_enabled(self) -> bool:
+        return bool(self.engine.reg(X.UC_X86_REG_RFLAGS) & RF_IF)
+
+    # ---- scheduling -------------------------------------------------------------------
+    def runnable(self) -> bool:
+        """Runs unless halted; a halted vCPU wakes for an interrupt it can take."""
+        if not self.domain.running:
+            return False
+        if self.halted and self.interrupts_enabled and self.domain.interrupts.intr_pending():
+            self.halted = False
+        return not self.halted
+
+    def run_slice(self, slice_us: int) -> None:
+        with self.engine.time_slice(slice_us):
+            while self.domain.running and not self.halted:
+                if not self._inject_interrupt():
+                    return
+                self.in_guest = True
+                self.engine.stop_address = self._until()
+                exit = self.engine.run(self.rip)
+                self.in_guest = False
+                if exit.kind in (eng.EXIT_TIMEOUT, eng.EXIT_STOPPED):
+                    if not halt.stopped_by_request(self.engine) and self._after_hlt():
+                        self.halted = True
+                    return
+                self.traps_taken += 1
+                self._handle_exit(exit)
+
+    def _until(self) -> int:
+        """The run's `until` address. The engine translates the byte before it when a
+        run starts, and where guest paging does not map that byte it writes the
+        address into CR2, which the guest may be about to read. So: with paging, the
+        byte before `until` is CR2 itself (a fault there leaves CR2 as it was), or,
+        when the guest is about to execute at CR2 + 1, the instruction it is about to
+        run (mapped); without paging, the last byte of RAM."""
+        if not self.engine.reg(X.UC_X86_REG_CR0) & CR0_PG:
+            return self.domain.ram.size
+        cr2 = self.engine.reg(X.UC_X86_REG_CR2)
+        here = self.state.segment(CS).base + self.rip
+        return here + 1 if here == cr2 + 1 else cr2 + 1
+
+    def _after_hlt(self) -> bool:
+        try:
+            linear = self.state.segment(CS).base + self.rip - 1
+            return self.mem.read(linear, 1) == b"\xF4"
+        except Exception:                   # noqa: BLE001 - unreadable: not a hlt we know
+            return False
+
+    # ---- interrupts -------------------------------------------------------------------
+    def _inject_interrupt(self) -> bool:
+        """Take a pending external interrupt if the CPU would now. False: the domain
+        stopped (triple fault)."""
+        pic = self.domain.interrupts
+        if not pic.intr_pending() or not self.interrupts_enabled:
+            return True
+        if self.state.interrupt_shadow:
+            self.engine.step(self.rip)        # one instruction, then INTR is sampled
+            if not pic.intr_pending() or not self.interrupts_enabled:
+                return True
+        self.interrupts_taken += 1
+        return self.deliver(Event(pic.acknowledge(), external=True))
+
+    def deliver(self, event: Event) -> bool:
+        try:
+            delivery.deliver(self.state, self.mem, event)
+            return True
+        except TripleFault as why:
+            self.domain.triple_fault(self, str(why))
+            return False
+
+    # ---- exits --------------------------------------------------------------------------
+    def _handle_exit(self, exit: eng.Exit) -> None:
+        if exit.kind == eng.EXIT_TRAP:
+            self._trap(exit)
+        elif exit.kind == eng.EXIT_INVALID:
+            self.deliver(Event(delivery.UD))
+        elif exit.kind == eng.EXIT_IO_DENIED:
+            self.deliver(Event(delivery.GP, 0))
+        else:
+            self.domain.crash_vcpu(self, _describe(exit))
+
+    def _on_exception(self, _vector: int) -> None:
+        self._raised = (self.state.exception_error_code, self.state.exception_is_int)
+
+    def _trap(self, exit: eng.Exit) -> None:
+        vector = exit.vector
+        error_code, is_int = self._raised
+        if is_int:
+            self.deliver(Event(vector, software=True))
+            return
+        code = error_code if vector in delivery.ERROR_CODE_VECTORS else None
+        if vector == delivery.PF:
+            self.engine.set_reg(X.UC_X86_REG_CR2, exit.address)
+        self.deliver(Event(vector, code))
+
+    # ---- port I/O -------------------------------------------------------------------------
+    def _io_allowed(self) -> bool:
+        """Protected mode: CPL <= IOPL (the TSS I/O bitmap is not consulted yet)."""
+        if not self.state.protected:
+            return True
+        iopl = (self.engine.reg(X.UC_X86_REG_RFLAGS) >> RF_IOPL_SHIFT) & 3
+        return self.state.cpl <= iopl
+
+    def _io_in(self, port: int, size: int) -> int | None:
+        if not self._io_allowed():
+            return None
+        return self.domain.io.read(port, size)
+
+    def _io_out(self, port: int, size: int, value: int) -> bool:
+        if not self._io_allowed():
+            return False
+        self.domain.io.write(port, size, value)
+        return True
+
+
+def _describe(exit: eng.Exit) -> str:
+    if exit.kind == eng.EXIT_UNMAPPED:
+        return f"access to unmapped physical address {exit.address:#x} ({exit.detail})"
+    return f"{exit.kind}: {exit.detail or exit.vector}"
