@@ -1,0 +1,1 @@
+"""PC devices, one module each (names from the PC/Intel documents)."""

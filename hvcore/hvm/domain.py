@@ -1,0 +1,167 @@
+"""An HVM domain: guest RAM from address 0, the firmware in its top 64 KiB below 1 MiB,
+the PC devices, one vCPU that starts at the reset vector.
+
+Memory map (what the firmware reports through E820): RAM 0-0x9FC00, the EBDA
+0x9FC00-0xA0000, the legacy video and ROM area 0xA0000-0x100000 (guest RAM here too:
+the BIOS runs from a RAM copy, as a BIOS does once it has shadowed its ROM), RAM from
+1 MiB up to the domain's size.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from hvcore import engine as eng
+from hvcore.arch.x86.hvm.vcpu import HvmVcpu
+from hvcore.hvm.devices.cmos import Cmos
+from hvcore.hvm.devices.debug_console import DebugConsole
+from hvcore.hvm.devices.debug_exit import DebugExit
+from hvcore.hvm.devices.firmware_disk import SECTOR, FirmwareDisk
+from hvcore.hvm.devices.pic import Pic8259Pair
+from hvcore.hvm.devices.pit import Pit8254
+from hvcore.hvm.devices.uart import Uart16550
+from hvcore.hvm.platform import ConsoleSink, IoBus, IrqLines
+from hvcore.memory import MemoryRegion, PhysicalMemory
+
+FIRMWARE_BASE = 0xF0000
+FIRMWARE_SIZE = 0x10000
+MIB = 1 << 20
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_FIRMWARE = ROOT / "firmware" / "build" / "bios.bin"
+
+
+class HvmBuildError(Exception):
+    """The domain cannot be built (one line for the user)."""
+
+
+@dataclass
+class HvmDomain:
+    domid: int
+    name: str
+    ram: MemoryRegion
+    mem: PhysicalMemory
+    console_write: Callable[[bytes], None]
+    console: ConsoleSink = field(default_factory=ConsoleSink)
+    io: IoBus = field(default_factory=IoBus)
+    irqs: IrqLines = field(default_factory=IrqLines)
+    interrupts: Pic8259Pair = field(default_factory=Pic8259Pair)
+    vcpus: list[HvmVcpu] = field(default_factory=list)
+    uart: Uart16550 | None = None
+    shutdown_reason: str | None = None
+    crash_report: str | None = None
+    exit_code: int | None = None
+    on_crash: str = "destroy"
+    inbox: object = None
+    inbox_drained: threading.Event = field(default_factory=threading.Event)
+    debugger: object = None
+    disk_fd: int = -1
+
+    @property
+    def nr_pages(self) -> int:
+        return self.ram.size >> 12
+
+    @property
+    def running(self) -> bool:
+        return self.shutdown_reason is None
+
+    def shutdown(self, reason: str) -> None:
+        if self.shutdown_reason is None:
+            self.shutdown_reason = reason
+            for v in self.vcpus:
+                v.engine.kick()
+
+    def crash(self, report: str) -> None:
+        if self.shutdown_reason is None:
+            self.crash_report = report
+        self.shutdown("crash")
+
+    def crash_vcpu(self, vcpu: HvmVcpu, why: str) -> None:
+        from hvcore.hvm.report import vcpu_report
+        self.crash(f"d{self.domid} ({self.name}) crashed: {why}\n{vcpu_report(vcpu)}")
+
+    def triple_fault(self, vcpu: HvmVcpu, why: str) -> None:
+        """The CPU shuts down: on a PC the chipset resets it; here on_crash decides
+        (restart: reset the vCPU to the reset vector; otherwise the domain crashes)."""
+        if self.on_crash in ("restart", "coredump-restart"):
+            vcpu.reset()
+            return
+        self.crash_vcpu(vcpu, f"triple fault ({why})")
+
+    def debug_exit(self, code: int) -> None:
+        self.exit_code = code
+        self.shutdown("poweroff")
+
+    def flush_console(self) -> None:
+        data = self.console.take()
+        if data:
+            self.console_write(data)
+
+    def feed_console(self, data: bytes) -> int:
+        return self.uart.feed(data) if self.uart is not None else len(data)
+
+    def destroy(self) -> None:
+        for v in self.vcpus:
+            v.engine.close()
+        if self.inbox is not None:
+            self.inbox.close()
+        if self.disk_fd >= 0:
+            os.close(self.disk_fd)
+        self.mem.close()
+
+
+def build_hvm_domain(domid: int, name: str, memory_mib: int, disk: str | None,
+                     console_write: Callable[[bytes], None], firmware: Path = DEFAULT_FIRMWARE,
+                     disk_readonly: bool = False, on_crash: str = "destroy") -> HvmDomain:
+    if memory_mib < 2:
+        raise HvmBuildError(f"an HVM guest needs at least 2 MiB (memory = {memory_mib})")
+    image = _read_firmware(firmware)
+    mem = PhysicalMemory()
+    ram = mem.add(MemoryRegion(f"hv-d{domid}-ram", 0, memory_mib * MIB))
+    dom = HvmDomain(domid, name, ram, mem, console_write, on_crash=on_crash)
+    mem.write(FIRMWARE_BASE + FIRMWARE_SIZE - len(image), image)
+    _attach_devices(dom, memory_mib * MIB)
+    if disk is not None:
+        _attach_disk(dom, disk, disk_readonly)
+    engine = eng.Engine()
+    engine.map_host_memory(0, ram.size, ram.host_addr)
+    vcpu = HvmVcpu(dom, 0, engine)
+    vcpu.reset()
+    dom.vcpus.append(vcpu)
+    dom.irqs.on_raise = lambda: [v.engine.kick() for v in dom.vcpus if v.in_guest]
+    return dom
+
+
+def _read_firmware(path: Path) -> bytes:
+    try:
+        image = Path(path).read_bytes()
+    except OSError as err:
+        raise HvmBuildError(f"firmware {path}: {err.strerror} (build it: make -C firmware)")
+    if not image or len(image) > FIRMWARE_SIZE:
+        raise HvmBuildError(f"firmware {path}: {len(image)} bytes (1 to 64 KiB expected)")
+    return image
+
+
+def _attach_devices(dom: HvmDomain, memory_bytes: int) -> None:
+    dom.irqs.connect(dom.interrupts)
+    dom.io.attach(dom.interrupts)
+    dom.io.attach(Pit8254(raise_irq=dom.irqs.pulse))
+    dom.io.attach(Cmos(memory_bytes=memory_bytes))
+    dom.uart = dom.io.attach(Uart16550(console=dom.console, set_irq=dom.irqs.set))
+    dom.io.attach(DebugConsole(dom.console))
+    dom.io.attach(DebugExit(dom.debug_exit))
+
+
+def _attach_disk(dom: HvmDomain, path: str, readonly: bool) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY if readonly else os.O_RDWR)
+    except OSError as err:
+        raise HvmBuildError(f"disk {path}: {err.strerror}")
+    size = os.fstat(fd).st_size
+    if size < SECTOR:
+        os.close(fd)
+        raise HvmBuildError(f"disk {path}: {size} bytes, not even one sector")
+    dom.disk_fd = fd
+    dom.io.attach(FirmwareDisk(dom.mem, fd, size // SECTOR, readonly))

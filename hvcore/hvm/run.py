@@ -1,0 +1,70 @@
+"""The HVM domain's run loop: round-robin over its vCPUs on one thread (as
+hvcore/scheduler.py does for PV, with the same slice), devices' timers between slices,
+a slice cut short at the next device deadline, and an idle domain (every vCPU halted)
+asleep until that deadline or a request from another process.
+"""
+from __future__ import annotations
+
+import select
+import time
+from typing import TYPE_CHECKING
+
+from hvcore.scheduler import SLICE_US
+
+if TYPE_CHECKING:
+    from hvcore.hvm.domain import HvmDomain
+
+CONSOLE_INPUT = 0x100      # inbox request kind: `port` bytes of input packed in `arg`
+IDLE_WAIT_S = 0.05
+
+
+def apply_requests(dom: "HvmDomain") -> None:
+    if dom.inbox is None:
+        return
+    for req in dom.inbox.drain():
+        if req.kind == CONSOLE_INPUT:
+            dom.feed_console(req.arg.to_bytes(8, "little")[:req.port])
+    dom.inbox_drained.set()
+
+
+def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
+    """Run until the domain stops (its reason) or `deadline` passes ('timeout')."""
+    while dom.running:
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return "timeout"
+        apply_requests(dom)
+        dom.io.tick(now)
+        ran = False
+        for v in dom.vcpus:
+            if v.runnable():
+                v.run_slice(_slice_us(dom, now))
+                ran = True
+        dom.flush_console()
+        if not ran and dom.running:
+            _sleep(dom, deadline)
+    dom.flush_console()
+    return dom.shutdown_reason or "crash"
+
+
+def _slice_us(dom: "HvmDomain", now: float) -> int:
+    """The slice ends at the next device deadline, so a timer IRQ is never late by
+    more than a block."""
+    wake = dom.io.next_deadline()
+    if wake is None:
+        return SLICE_US
+    return max(50, min(SLICE_US, int((wake - now) * 1e6)))
+
+
+def _sleep(dom: "HvmDomain", deadline: float | None) -> None:
+    now = time.monotonic()
+    pause = IDLE_WAIT_S
+    wake = dom.io.next_deadline()
+    if wake is not None:
+        pause = min(pause, max(0.0, wake - now))
+    if deadline is not None:
+        pause = min(pause, max(0.0, deadline - now))
+    if dom.inbox is not None:
+        select.select([dom.inbox.eventfd], [], [], pause)
+    else:
+        time.sleep(pause)
