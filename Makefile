@@ -9,6 +9,8 @@ setup:
 
 guests: setup
 	@$(MAKE) -s -C guests
+	@$(MAKE) -s -C firmware
+	@$(MAKE) -s -C guests/hvm
 
 demo: guests
 	@$(PY) -m tools.demo
@@ -21,3 +23,5 @@ bench: guests
 
 clean:
 	@$(MAKE) -s -C guests clean
+	@$(MAKE) -s -C firmware clean
+	@$(MAKE) -s -C guests/hvm clean

@@ -119,10 +119,11 @@ def cmd_run(args) -> int:
     if args.gdb_wait and args.gdb is None:
         raise BadInput("hv run: --gdb-wait needs --gdb PORT")
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
+    hvm = _hvm_options(cfg) if cfg.type == "hvm" else None
     start = time.monotonic()
     try:
         dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus,
-                          gdb_port=args.gdb, gdb_wait=args.gdb_wait)
+                          gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
     if dp.info.get("gdb_port") is not None:
@@ -130,7 +131,11 @@ def cmd_run(args) -> int:
         sys.stderr.write(f"hv: gdb: listening on 127.0.0.1:{dp.info['gdb_port']}{wait}\n")
         sys.stderr.flush()
     from hvcore.host.private_host import PrivateHost
-    host = PrivateHost(dp, cfg)         # xenstored, dom0's event channels, blkback
+    if hvm is not None:
+        from hvcore.hvm.process import NoBackends
+        host = NoBackends()
+    else:
+        host = PrivateHost(dp, cfg)     # xenstored, dom0's event channels, blkback
     out = sys.stdout.buffer
     deadline = start + args.timeout if args.timeout else None
     timed_out = False
@@ -225,13 +230,25 @@ def _what_to_boot(args) -> tuple[str, str, int, str, int, object]:
             cfg = load_config(args.kernel, args.overrides)
     except ConfigError as err:
         raise BadInput(f"hv: {err}")
-    if cfg.type != "pv":
-        raise BadInput(f"hv: {args.kernel}: type '{cfg.type}' is not supported yet (pv only)")
+    if cfg.type not in ("pv", "hvm"):
+        raise BadInput(f"hv: {args.kernel}: type '{cfg.type}' is not supported yet (pv or hvm)")
     for warning in cfg.warnings:
         sys.stderr.write(f"hv: {warning}\n")
     cmdline = args.cmdline if args.cmdline is not None else (cfg.cmdline or "")
-    return (str(cfg.kernel), args.name or cfg.name, args.memory or cfg.memory, cmdline,
+    return (str(cfg.kernel or ""), args.name or cfg.name, args.memory or cfg.memory, cmdline,
             cfg.vcpus, cfg)
+
+
+def _hvm_options(cfg) -> list[str]:
+    """The HVM domain process's options: memory comes as for PV; the first disk of
+    the config is the boot disk (sector 0 is loaded by the firmware)."""
+    disks = [d for d in cfg.disk if not d.is_cdrom and d.target is not None]
+    if not disks:
+        raise BadInput(f"hv: {cfg.name}: an hvm guest needs a disk to boot from (disk = [...])")
+    if not os.path.isfile(disks[0].target):
+        raise BadInput(f"hv: {disks[0].target}: no such disk image")
+    options = ["--disk", str(disks[0].target), "--on-crash", cfg.on_crash]
+    return options + (["--disk-readonly"] if disks[0].readonly else [])
 
 
 def _stream(out, dp) -> None:
@@ -257,6 +274,8 @@ def _report(dp, name: str, wall: float, timed_out: bool) -> int:
     sys.stderr.write(f"hv: d{dp.domid} ({name}) {reason} after {wall:.3f}s,"
                      f" {shutdown.get('hypercalls', '?')} hypercalls,"
                      f" {shutdown.get('traps', '?')} traps, guest instructions not counted\n")
+    if shutdown.get("exit_code") is not None and not timed_out:
+        return shutdown["exit_code"]        # the guest wrote to the test-exit port
     return _EXIT_FOR_REASON.get(reason, EXIT_CRASH)
 
 

@@ -66,7 +66,9 @@ class DomainProcess:
 
     def _handle(self, message: dict, fds: list[int]) -> None:
         event = message["event"]
-        if event == "built":
+        if event == "built" and message.get("hvm"):
+            self._built_hvm(message, fds)
+        elif event == "built":
             self.info = message
             ram_fd, _hv_fd, inbox_fd, inbox_eventfd, grant_fd = fds
             self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
@@ -90,6 +92,17 @@ class DomainProcess:
                 self.send({"reply": True, "errno": 3})     # ESRCH: no other domains here
             elif event.startswith("grant_"):
                 self.send({"reply": True, "status": -2})   # GNTST_bad_domain
+
+    def _built_hvm(self, message: dict, fds: list[int]) -> None:
+        """An HVM domain hands over its RAM and inbox (no rings, no grant frames)."""
+        self.info = message
+        ram_fd, inbox_fd, inbox_eventfd = fds
+        self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
+        self.ram_fd = os.dup(ram_fd)
+        self.outbox = Outbox(inbox_fd, os.dup(inbox_eventfd), sender=0)
+        self.inbox_fds = (os.dup(inbox_fd), os.dup(inbox_eventfd))
+        for fd in fds:
+            os.close(fd)
 
     def send(self, message: dict, fds: list[int] | None = None) -> None:
         """To the domain process (replies, peer introductions)."""
@@ -127,6 +140,12 @@ class DomainProcess:
     def feed_console(self, data: bytes) -> int:
         """Console daemon work: put input in the guest's ring (hvcore.console_ring)
         and notify its console port. Returns how many bytes were taken."""
+        if self.info.get("hvm"):          # to the UART, through the domain's inbox
+            from hvcore.hvm.run import CONSOLE_INPUT
+            for at in range(0, len(data), 8):
+                chunk = data[at:at + 8]
+                self.outbox.post(Request(CONSOLE_INPUT, len(chunk), int.from_bytes(chunk, "little")))
+            return len(data)
         taken = put_input(self.ram, self.info["console_pfn"] * PAGE_SIZE, data)
         if taken:
             self.send_event(self.info["console_evtchn"])
@@ -218,8 +237,10 @@ class _XenstoreLink:
 
 def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
                  cmdline: str = "", console_io: bool = True, vcpus: int = 1,
-                 gdb_port: int | None = None, gdb_wait: bool = False) -> DomainProcess:
-    """Start a domain in its own process and wait until its memory is handed over."""
+                 gdb_port: int | None = None, gdb_wait: bool = False,
+                 hvm: list[str] | None = None) -> DomainProcess:
+    """Start a domain in its own process and wait until its memory is handed over.
+    `hvm`: an HVM domain, with these options for its process (hvcore/hvm/process.py)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     notify = os.eventfd(0, os.EFD_NONBLOCK)
     argv = [sys.executable, "-m", "hvcore.host.domain_main", "--sock", str(child.fileno()),
@@ -230,6 +251,8 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
         argv.append("--no-console-io")
     if gdb_port is not None:
         argv += ["--gdb", str(gdb_port)] + (["--gdb-wait"] if gdb_wait else [])
+    if hvm is not None:
+        argv += ["--hvm", *hvm]
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     child.close()

@@ -1,0 +1,703 @@
+/*
+ * hvcore's PC BIOS: 64 KiB of real-mode code at F000:0000 (physical F0000-FFFFF).
+ *
+ * Power-on self test: IVT, BIOS data area (COM1 base, equipment word, 639 KiB of base
+ * memory, the EBDA segment), 8259A pair at vectors 08h and 70h, 8254 channel 0 at
+ * 18.2 Hz, then INT 19h: sector 0 of the first disk to 0000:7C00, DL=80h.
+ *
+ * Services: INT 10h teletype (AH=0Eh, AH=13h) to the debug console port E9h;
+ * INT 13h CHS and LBA extensions on disk 80h, through hvcore's firmware disk
+ * service ports (hvcore/hvm/devices/firmware_disk.py) until there is an IDE
+ * controller; INT 15h E820, E801, 88h and A20; INT 16h from COM1; INT 1Ah ticks;
+ * INT 11h, 12h. Everything else returns with CF set (or just returns).
+ */
+        .code16
+        .text
+
+        .set BDA_COM1,        0x400
+        .set BDA_EQUIPMENT,   0x410
+        .set BDA_BASE_KIB,    0x413
+        .set BDA_EBDA_SEG,    0x40E
+        .set BDA_TICKS,       0x46C
+        .set BDA_MIDNIGHT,    0x470
+        .set BDA_DISKS,       0x475
+        .set EBDA_SEG,        0x9FC0
+        .set EBDA_RAM_TOP,    0x10          /* dword: end of RAM above 1 MiB */
+        .set DISK_PORT,       0xB00         /* + 0 LBA, 4 buffer, 8 count, A cmd/status, C size */
+        .set DEBUG_PORT,      0xE9
+        .set COM1,            0x3F8
+        .set STACK_TOP,       0x7000
+        .set HEADS,           16
+        .set SPT,             63
+
+        .globl _start
+_start:
+
+/* ---- power-on self test ---------------------------------------------------------- */
+post:
+        cli
+        cld
+        xor     %ax, %ax
+        mov     %ax, %ss
+        mov     $STACK_TOP, %sp
+        mov     %ax, %ds
+        mov     %ax, %es
+
+        /* every vector to a plain iret, then the ones we serve */
+        xor     %di, %di
+        mov     $256, %cx
+1:      movw    $isr_default, %es:(%di)
+        movw    $0xF000, %es:2(%di)
+        add     $4, %di
+        loop    1b
+        mov     $vector_table, %si
+2:      mov     %cs:(%si), %bx              /* vector number, 0xFFFF ends */
+        cmp     $0xFFFF, %bx
+        je      3f
+        mov     %cs:2(%si), %ax
+        shl     $2, %bx
+        mov     %ax, (%bx)
+        movw    $0xF000, 2(%bx)
+        add     $4, %si
+        jmp     2b
+3:
+        /* BIOS data area and EBDA */
+        movw    $COM1, BDA_COM1
+        movw    $0x0220, BDA_EQUIPMENT      /* one serial port, 80x25 colour */
+        movw    $639, BDA_BASE_KIB
+        movw    $EBDA_SEG, BDA_EBDA_SEG
+        movb    $1, BDA_DISKS
+        movl    $0, BDA_TICKS
+        push    %ds
+        mov     $EBDA_SEG, %ax
+        mov     %ax, %ds
+        movw    $1, 0                       /* EBDA size: 1 KiB */
+        call    ram_top_from_cmos
+        mov     %eax, EBDA_RAM_TOP
+        pop     %ds
+
+        call    pic_init
+        mov     $0x36, %al                  /* channel 0, lo/hi, mode 3 */
+        out     %al, $0x43
+        xor     %al, %al
+        out     %al, $0x40
+        out     %al, $0x40
+        mov     $COM1 + 3, %dx              /* 8 data bits, no parity, 1 stop */
+        mov     $0x03, %al
+        out     %al, %dx
+
+        mov     $banner, %si
+        call    print
+        sti
+        int     $0x19
+        jmp     halt_forever
+
+/* EAX = physical end of RAM, from CMOS 34h/35h (64 KiB above 16 MiB) or 30h/31h. */
+ram_top_from_cmos:
+        mov     $0x35, %al
+        call    cmos_read
+        mov     %al, %ah
+        mov     $0x34, %al
+        call    cmos_read
+        movzx   %ax, %eax
+        test    %eax, %eax
+        jz      1f
+        shl     $16, %eax
+        add     $0x1000000, %eax
+        ret
+1:      mov     $0x31, %al
+        call    cmos_read
+        mov     %al, %ah
+        mov     $0x30, %al
+        call    cmos_read
+        movzx   %ax, %eax
+        shl     $10, %eax
+        add     $0x100000, %eax
+        ret
+
+/* AL = CMOS register -> AL = its value */
+cmos_read:
+        out     %al, $0x70
+        in      $0x71, %al
+        ret
+
+pic_init:
+        mov     $0x11, %al                  /* ICW1: edge, cascade, ICW4 */
+        out     %al, $0x20
+        out     %al, $0xA0
+        mov     $0x08, %al                  /* ICW2: vector bases */
+        out     %al, $0x21
+        mov     $0x70, %al
+        out     %al, $0xA1
+        mov     $0x04, %al                  /* ICW3: slave on IR2 */
+        out     %al, $0x21
+        mov     $0x02, %al
+        out     %al, $0xA1
+        mov     $0x01, %al                  /* ICW4: 8086 mode */
+        out     %al, $0x21
+        out     %al, $0xA1
+        mov     $0xFA, %al                  /* timer and cascade unmasked */
+        out     %al, $0x21
+        mov     $0xFF, %al
+        out     %al, $0xA1
+        ret
+
+/* print the NUL-terminated string at CS:SI to the console */
+print:
+        push    %ax
+1:      mov     %cs:(%si), %al
+        test    %al, %al
+        jz      2f
+        out     %al, $DEBUG_PORT
+        inc     %si
+        jmp     1b
+2:      pop     %ax
+        ret
+
+halt_forever:
+        cli
+        hlt
+        jmp     halt_forever
+
+/* ---- flags returned to the caller ------------------------------------------------ */
+/* Called from a service with the caller's frame at 0(%bp) = saved BP, 2 IP, 4 CS, 6 FLAGS */
+        .macro  FRAME_IN
+        push    %bp
+        mov     %sp, %bp
+        .endm
+        .macro  RETURN_OK
+        andw    $0xFFFE, 6(%bp)
+        pop     %bp
+        iret
+        .endm
+        .macro  RETURN_ERROR
+        orw     $1, 6(%bp)
+        pop     %bp
+        iret
+        .endm
+
+/* ---- interrupt handlers ---------------------------------------------------------- */
+isr_default:
+        iret
+
+irq_master:
+        push    %ax
+        mov     $0x20, %al
+        out     %al, $0x20
+        pop     %ax
+        iret
+
+irq_slave:
+        push    %ax
+        mov     $0x20, %al
+        out     %al, $0xA0
+        out     %al, $0x20
+        pop     %ax
+        iret
+
+irq0_timer:
+        push    %ds
+        push    %ax
+        xor     %ax, %ax
+        mov     %ax, %ds
+        incl    BDA_TICKS
+        cmpl    $0x1800B0, BDA_TICKS        /* ticks in a day */
+        jb      1f
+        movl    $0, BDA_TICKS
+        movb    $1, BDA_MIDNIGHT
+1:      int     $0x1C
+        mov     $0x20, %al
+        out     %al, $0x20
+        pop     %ax
+        pop     %ds
+        iret
+
+int11_equipment:
+        push    %ds
+        xor     %ax, %ax
+        mov     %ax, %ds
+        mov     BDA_EQUIPMENT, %ax
+        pop     %ds
+        iret
+
+int12_memory:
+        push    %ds
+        xor     %ax, %ax
+        mov     %ax, %ds
+        mov     BDA_BASE_KIB, %ax
+        pop     %ds
+        iret
+
+/* INT 10h: AH=0Eh teletype AL; AH=13h string ES:BP, CX chars (AL bit 1: with
+ * attributes); AH=0Fh mode 3, 80 columns; AH=03h cursor at 0,0. */
+int10_video:
+        cmp     $0x0E, %ah
+        jne     1f
+        out     %al, $DEBUG_PORT
+        iret
+1:      cmp     $0x13, %ah
+        jne     3f
+        push    %cx
+        push    %bp
+        push    %ax
+        mov     %al, %ah
+        jcxz    4f
+2:      mov     %es:(%bp), %al
+        out     %al, $DEBUG_PORT
+        inc     %bp
+        test    $2, %ah
+        jz      5f
+        inc     %bp                         /* skip the attribute byte */
+5:      loop    2b
+4:      pop     %ax
+        pop     %bp
+        pop     %cx
+        iret
+3:      cmp     $0x0F, %ah
+        jne     6f
+        mov     $0x5003, %ax
+        xor     %bh, %bh
+        iret
+6:      cmp     $0x03, %ah
+        jne     7f
+        xor     %dx, %dx
+        mov     $0x0607, %cx
+7:      iret
+
+/* INT 13h on disk 80h. */
+int13_disk:
+        FRAME_IN
+        cmp     $0x80, %dl
+        jne     disk_bad_drive
+        cmp     $0x00, %ah
+        je      disk_ok
+        cmp     $0x01, %ah
+        je      disk_ok
+        cmp     $0x02, %ah
+        je      disk_chs_read
+        cmp     $0x03, %ah
+        je      disk_chs_write
+        cmp     $0x08, %ah
+        je      disk_params
+        cmp     $0x15, %ah
+        je      disk_type
+        cmp     $0x41, %ah
+        je      disk_ext_check
+        cmp     $0x42, %ah
+        je      disk_ext_read
+        cmp     $0x43, %ah
+        je      disk_ext_write
+        cmp     $0x48, %ah
+        je      disk_ext_params
+disk_bad_drive:
+        mov     $0x01, %ah                  /* invalid function / drive */
+        RETURN_ERROR
+disk_ok:
+        xor     %ah, %ah
+        RETURN_OK
+
+disk_chs_read:
+        push    %dx
+        mov     $1, %dl
+        jmp     disk_chs
+disk_chs_write:
+        push    %dx
+        mov     $2, %dl
+disk_chs:
+        /* LBA = (cylinder * HEADS + head) * SPT + sector - 1; buffer ES:BX */
+        push    %eax
+        push    %ebx
+        push    %ecx
+        push    %edi
+        mov     %es, %di
+        movzx   %di, %edi
+        shl     $4, %edi
+        movzx   %bx, %ebx
+        add     %ebx, %edi                  /* EDI = buffer */
+        movzx   %al, %ebx
+        push    %ebx                        /* count */
+        movzx   %cl, %eax
+        shr     $6, %eax
+        shl     $8, %eax
+        mov     %ch, %al                    /* cylinder */
+        imul    $HEADS, %eax, %eax
+        movzx   %dh, %ebx
+        add     %ebx, %eax
+        imul    $SPT, %eax, %eax
+        and     $0x3F, %ecx
+        dec     %ecx
+        add     %ecx, %eax                  /* LBA */
+        pop     %ecx
+        mov     %edi, %ebx
+        call    disk_transfer
+        test    %al, %al
+        pop     %edi
+        pop     %ecx
+        pop     %ebx
+        pop     %eax                        /* AL: the count, as the caller gave it */
+        pop     %dx
+        jnz     disk_io_error
+        xor     %ah, %ah
+        RETURN_OK
+disk_io_error:
+        mov     $0x04, %ah                  /* sector not found */
+        xor     %al, %al
+        RETURN_ERROR
+
+/* EAX = LBA, EBX = physical buffer, CX = count, DL = command -> AL = status
+ * (0: done); EAX is not kept. */
+disk_transfer:
+        push    %dx
+        mov     $DISK_PORT, %dx
+        out     %eax, %dx
+        add     $4, %dx
+        mov     %ebx, %eax
+        out     %eax, %dx
+        add     $4, %dx
+        mov     %cx, %ax
+        out     %ax, %dx
+        pop     %dx
+        mov     %dl, %al
+        push    %dx
+        mov     $DISK_PORT + 0xA, %dx
+        out     %al, %dx
+        in      %dx, %al
+        pop     %dx
+        ret
+
+/* AH=08h: CX = max cylinder/sector, DH = max head, DL = drives */
+disk_params:
+        push    %eax
+        call    disk_sectors
+        xor     %edx, %edx
+        push    %ecx
+        mov     $HEADS * SPT, %ecx
+        div     %ecx
+        pop     %ecx
+        test    %eax, %eax
+        jnz     2f
+        inc     %eax
+2:      cmp     $1024, %eax
+        jbe     1f
+        mov     $1024, %eax
+1:      dec     %eax                        /* max cylinder */
+        mov     %al, %ch
+        mov     %ah, %cl
+        shl     $6, %cl
+        or      $SPT, %cl
+        mov     $HEADS - 1, %dh
+        mov     $1, %dl
+        pop     %eax
+        xor     %ah, %ah
+        RETURN_OK
+
+/* AH=15h: AH = 3 (fixed disk), CX:DX = sectors */
+disk_type:
+        push    %eax
+        call    disk_sectors
+        mov     %ax, %dx
+        shr     $16, %eax
+        mov     %ax, %cx
+        pop     %eax
+        mov     $3, %ah
+        RETURN_OK
+
+/* EAX = sectors on the disk */
+disk_sectors:
+        push    %dx
+        mov     $DISK_PORT + 0xC, %dx
+        in      %dx, %eax
+        pop     %dx
+        ret
+
+disk_ext_check:
+        cmp     $0x55AA, %bx
+        jne     disk_bad_drive
+        mov     $0xAA55, %bx
+        mov     $0x21, %ah                  /* EDD 1.1 */
+        mov     $1, %cx                     /* fixed disk access subset */
+        RETURN_OK
+
+/* AH=42h/43h: DS:SI = { u8 size, u8 0, u16 count, u16 offset, u16 segment, u64 lba } */
+disk_ext_read:
+        push    %dx
+        mov     $1, %dl
+        jmp     disk_ext
+disk_ext_write:
+        push    %dx
+        mov     $2, %dl
+disk_ext:
+        push    %eax
+        push    %ebx
+        push    %ecx
+        movzwl  6(%si), %ebx                /* segment */
+        shl     $4, %ebx
+        movzwl  4(%si), %eax                /* offset */
+        add     %eax, %ebx
+        mov     2(%si), %cx
+        mov     8(%si), %eax
+        call    disk_transfer
+        pop     %ecx
+        pop     %ebx
+        test    %al, %al
+        pop     %eax
+        pop     %dx
+        jnz     disk_io_error
+        xor     %ah, %ah
+        RETURN_OK
+
+/* AH=48h: DS:SI = result buffer (size word first) */
+disk_ext_params:
+        push    %eax
+        movw    $0x1A, 0(%si)
+        movw    $0, 2(%si)                  /* flags */
+        call    disk_sectors
+        mov     %eax, 16(%si)
+        movl    $0, 20(%si)
+        push    %edx
+        xor     %edx, %edx
+        push    %ecx
+        mov     $HEADS * SPT, %ecx
+        div     %ecx
+        pop     %ecx
+        pop     %edx
+        mov     %eax, 4(%si)
+        movl    $HEADS, 8(%si)
+        movl    $SPT, 12(%si)
+        movw    $512, 24(%si)
+        pop     %eax
+        xor     %ah, %ah
+        RETURN_OK
+
+/* INT 15h */
+int15_system:
+        FRAME_IN
+        cmp     $0xE820, %eax
+        je      e820
+        cmp     $0xE801, %ax
+        je      e801
+        cmp     $0x88, %ah
+        je      ext_memory
+        cmp     $0x24, %ah
+        je      a20
+        mov     $0x86, %ah                  /* unsupported */
+        RETURN_ERROR
+
+/* E820: EBX = index, ES:DI = 20-byte buffer, EDX = 'SMAP' */
+e820:
+        cmp     $0x534D4150, %edx
+        jne     1f
+        cmp     $4, %ebx
+        jae     1f
+        push    %ds
+        push    %si
+        push    %cx
+        push    %di
+        mov     %bx, %si
+        imul    $20, %si, %si
+        add     $e820_map, %si
+        mov     $10, %cx
+2:      mov     %cs:(%si), %ax
+        mov     %ax, %es:(%di)
+        add     $2, %si
+        add     $2, %di
+        loop    2b
+        pop     %di
+        cmp     $3, %ebx                    /* the last entry: RAM above 1 MiB */
+        jne     3f
+        mov     $EBDA_SEG, %ax
+        mov     %ax, %ds
+        mov     EBDA_RAM_TOP, %eax
+        sub     $0x100000, %eax
+        mov     %eax, %es:8(%di)
+3:      pop     %cx
+        pop     %si
+        pop     %ds
+        inc     %ebx
+        cmp     $4, %ebx
+        jne     4f
+        xor     %ebx, %ebx
+4:      mov     $0x534D4150, %eax
+        mov     $20, %ecx
+        RETURN_OK
+1:      mov     $0x86, %ah
+        RETURN_ERROR
+
+/* E801: AX = CX = KiB 1-16 MiB (max 15 MiB), BX = DX = 64 KiB blocks above 16 MiB */
+e801:
+        push    %ds
+        mov     $EBDA_SEG, %ax
+        mov     %ax, %ds
+        mov     EBDA_RAM_TOP, %eax
+        pop     %ds
+        cmp     $0x1000000, %eax
+        jbe     1f
+        sub     $0x1000000, %eax
+        shr     $16, %eax
+        mov     %ax, %bx
+        mov     $0x3C00, %ax
+        jmp     2f
+1:      sub     $0x100000, %eax
+        shr     $10, %eax
+        xor     %bx, %bx
+2:      mov     %ax, %cx
+        mov     %bx, %dx
+        RETURN_OK
+
+ext_memory:
+        push    %ds
+        mov     $EBDA_SEG, %ax
+        mov     %ax, %ds
+        mov     EBDA_RAM_TOP, %eax
+        pop     %ds
+        sub     $0x100000, %eax
+        shr     $10, %eax
+        cmp     $0xFFFF, %eax
+        jbe     1f
+        mov     $0xFFFF, %ax
+1:      RETURN_OK
+
+/* A20 is always on here: 2400h/2401h succeed, 2402h says on, 2403h says both ways */
+a20:
+        cmp     $0x02, %al
+        jne     1f
+        mov     $1, %al
+1:      cmp     $0x03, %al
+        jne     2f
+        mov     $3, %bx
+2:      xor     %ah, %ah
+        RETURN_OK
+
+/* INT 16h from COM1: AH=00h/10h wait for a key (halting between timer ticks),
+ * AH=01h/11h: ZF=0 if a key is waiting (left for the next AH=00h). */
+int16_keyboard:
+        push    %dx
+        test    $0x01, %ah
+        jnz     2f
+1:      mov     $COM1 + 5, %dx
+        in      %dx, %al
+        test    $1, %al
+        jnz     3f
+        sti
+        hlt
+        jmp     1b
+3:      mov     $COM1, %dx
+        in      %dx, %al
+        xor     %ah, %ah
+        pop     %dx
+        iret
+2:      FRAME_IN
+        mov     $COM1 + 5, %dx
+        in      %dx, %al
+        test    $1, %al
+        jz      4f
+        xor     %ax, %ax
+        andw    $0xFFBF, 6(%bp)
+        pop     %bp
+        pop     %dx
+        iret
+4:      orw     $0x40, 6(%bp)
+        pop     %bp
+        pop     %dx
+        iret
+
+/* INT 1Ah AH=00h: CX:DX = ticks since midnight, AL = midnight flag */
+int1a_time:
+        FRAME_IN
+        test    %ah, %ah
+        jnz     1f
+        push    %ds
+        xor     %dx, %dx
+        mov     %dx, %ds
+        mov     BDA_TICKS, %dx
+        mov     BDA_TICKS + 2, %cx
+        mov     BDA_MIDNIGHT, %al
+        movb    $0, BDA_MIDNIGHT
+        pop     %ds
+        RETURN_OK
+1:      RETURN_ERROR
+
+/* INT 19h: boot sector of disk 80h to 0000:7C00 */
+int19_boot:
+        xor     %ax, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     $0x0201, %ax
+        mov     $0x0001, %cx
+        xor     %dh, %dh
+        mov     $0x80, %dl
+        mov     $0x7C00, %bx
+        int     $0x13
+        jc      1f
+        cmpw    $0xAA55, 0x7DFE
+        jne     2f
+        mov     $boot_msg, %si
+        call    print
+        xor     %ax, %ax
+        xor     %bx, %bx
+        xor     %cx, %cx
+        xor     %si, %si
+        xor     %di, %di
+        mov     $0x80, %dx
+        ljmp    $0x0000, $0x7C00
+1:      mov     $no_disk_msg, %si
+        call    print
+        jmp     halt_forever
+2:      mov     $no_sig_msg, %si
+        call    print
+        jmp     halt_forever
+
+/* ---- tables -------------------------------------------------------------------------- */
+        .p2align 2
+vector_table:
+        .word 0x08, irq0_timer
+        .word 0x09, irq_master
+        .word 0x0A, irq_master
+        .word 0x0B, irq_master
+        .word 0x0C, irq_master
+        .word 0x0D, irq_master
+        .word 0x0E, irq_master
+        .word 0x0F, irq_master
+        .word 0x10, int10_video
+        .word 0x11, int11_equipment
+        .word 0x12, int12_memory
+        .word 0x13, int13_disk
+        .word 0x15, int15_system
+        .word 0x16, int16_keyboard
+        .word 0x19, int19_boot
+        .word 0x1A, int1a_time
+        .word 0x70, irq_slave
+        .word 0x71, irq_slave
+        .word 0x72, irq_slave
+        .word 0x73, irq_slave
+        .word 0x74, irq_slave
+        .word 0x75, irq_slave
+        .word 0x76, irq_slave
+        .word 0x77, irq_slave
+        .word 0xFFFF, 0
+
+/* base, length, type (1 RAM, 2 reserved); the last length is patched from CMOS */
+e820_map:
+        .quad 0x00000000, 0x0009FC00
+        .long 1
+        .quad 0x0009FC00, 0x00000400
+        .long 2
+        .quad 0x000F0000, 0x00010000
+        .long 2
+        .quad 0x00100000, 0
+        .long 1
+
+banner:       .asciz "hvcore BIOS\r\n"
+boot_msg:     .asciz "Booting from disk 80h\r\n"
+no_disk_msg:  .asciz "Disk read failed: no bootable disk\r\n"
+no_sig_msg:   .asciz "Boot sector has no 55AAh signature\r\n"
+
+/* ---- reset vector ------------------------------------------------------------------ */
+        .org    0xFFF0
+reset_vector:
+        ljmp    $0xF000, $post
+        .org    0xFFF5
+        .ascii  "11/21/26"                  /* BIOS date */
+        .org    0xFFFE
+        .byte   0xFC                        /* model: AT */
+        .byte   0
