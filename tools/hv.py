@@ -2,7 +2,8 @@
 
     hv run KERNEL [--memory MiB] [--cmdline STR] [--timeout SECONDS]
 
-Exit codes: 0 guest powered off, 1 crashed, 3 rebooted, 124 timed out, 2 bad input.
+Exit codes: 0 guest powered off (or --expect matched), 1 crashed, 2 bad input, 3 rebooted,
+4 no progress (--no-progress), 5 ended without the --expect match, 124 timed out.
 """
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import sys
 import time
 
 EXIT_POWEROFF, EXIT_CRASH, EXIT_BAD_INPUT, EXIT_REBOOT, EXIT_TIMEOUT = 0, 1, 2, 3, 124
+EXIT_NO_PROGRESS, EXIT_NO_MATCH = 4, 5
 EXIT_DESTROYED = 130           # the user ended `hv run` from its terminal (Ctrl-])
 CTRL_RIGHT_BRACKET = b"\x1d"   # detaches `hv console`, ends `hv run`
 _EXIT_FOR_REASON = {"poweroff": EXIT_POWEROFF, "reboot": EXIT_REBOOT, "crash": EXIT_CRASH,
                     "watchdog": EXIT_CRASH, "suspend": EXIT_POWEROFF,
-                    "soft_reset": EXIT_REBOOT, "timeout": EXIT_TIMEOUT}
+                    "soft_reset": EXIT_REBOOT, "timeout": EXIT_TIMEOUT,
+                    "expect": EXIT_POWEROFF, "no_progress": EXIT_NO_PROGRESS}
 
 
 class BadInput(Exception):
@@ -43,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cmdline", default=None, help="kernel command line")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after this many seconds (exit 124)")
+    run.add_argument("--expect", type=_regex, default=None, metavar="REGEX",
+                     help="stop at the first console output matching REGEX (exit 0);"
+                          " a guest that ends without it exits 5")
+    run.add_argument("--no-progress", type=_positive_float, default=None, metavar="SECONDS",
+                     help="stop the guest after SECONDS with no console output and no"
+                          " hypercall or trap (exit 4)")
+    run.add_argument("--json", action="store_true",
+                     help="print a JSON result on stdout (the console goes to stderr)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
     run.add_argument("--gdb", type=_port, default=None, metavar="PORT",
                      help="serve the gdb remote protocol on 127.0.0.1:PORT (0: any free port)")
@@ -107,12 +118,23 @@ def _port(text: str) -> int:
 _positive_float = _positive(float, "a number")
 
 
+def _regex(text: str):
+    """An argparse type: a Python regular expression (searched in the console text)."""
+    import re
+    try:
+        return re.compile(text, re.MULTILINE)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({err})")
+
+
 def cmd_run(args) -> int:
     """The one-shot foreground form: a private host that runs one domain in its own
     process and serves its console (console_io and the PV console ring) on stdout."""
     import select
 
     from hvcore.host.domain_process import DomainStartError, spawn_domain
+    from hvcore.host.progress import ENV as PROGRESS_ENV
+    from tools.run_watch import RunWatch
 
     if not os.path.isfile(args.kernel):
         raise BadInput(f"hv: {args.kernel}: no such file")
@@ -121,6 +143,7 @@ def cmd_run(args) -> int:
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
     hvm = _hvm_options(cfg) if cfg.type == "hvm" else None
     start = time.monotonic()
+    os.environ[PROGRESS_ENV] = "0.25"       # the domain reports its counts as they move
     try:
         dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus,
                           gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm)
@@ -136,9 +159,10 @@ def cmd_run(args) -> int:
         host = NoBackends()
     else:
         host = PrivateHost(dp, cfg)     # xenstored, dom0's event channels, blkback
-    out = sys.stdout.buffer
+    out = sys.stderr.buffer if args.json else sys.stdout.buffer
     deadline = start + args.timeout if args.timeout else None
-    timed_out = False
+    stopped = None              # why we end the domain ourselves, if we do
+    watch = RunWatch(args.expect, args.no_progress)
     stdin = _StdinFeeder()
     busy = False
     try:
@@ -147,17 +171,22 @@ def cmd_run(args) -> int:
             ready, _, _ = select.select([dp.notify_fd, dp.sock] + host.waits() + stdin.fds(),
                                         [], [], 0 if busy else wait)
             stdin.feed(dp, readable=bool(ready and stdin.fds() and stdin.fds()[0] in ready))
-            _stream(out, dp)
+            watch.output(_stream(out, dp))
+            watch.counts(dp.progress)
             busy = host.serve()
             if stdin.quit:
                 dp.kill()
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                timed_out = True
+                stopped = "timeout"
+                dp.kill()
+                break
+            if watch.stop_reason() is not None:
+                stopped = watch.stop_reason()
                 dp.kill()
                 break
         dp.wait()
-        _stream(out, dp)
+        watch.output(_stream(out, dp))
     finally:
         stdin.restore()
         host.close()
@@ -165,7 +194,7 @@ def cmd_run(args) -> int:
     if stdin.quit:
         print(f"\r\nhv: {name} destroyed (Ctrl-])", file=sys.stderr)
         return EXIT_DESTROYED
-    return _report(dp, name, time.monotonic() - start, timed_out)
+    return _report(dp, name, time.monotonic() - start, stopped, watch, args.json)
 
 
 class _StdinFeeder:
@@ -251,18 +280,23 @@ def _hvm_options(cfg) -> list[str]:
     return options + (["--disk-readonly"] if disks[0].readonly else [])
 
 
-def _stream(out, dp) -> None:
-    """dom0's round, and the guest's console output as it comes."""
+def _stream(out, dp) -> bytes:
+    """dom0's round, and the guest's console output as it comes (returned too)."""
     data = dp.serve_backends()
     if data:
         out.write(data)
         out.flush()
+    return data
 
 
-def _report(dp, name: str, wall: float, timed_out: bool) -> int:
+def _report(dp, name: str, wall: float, stopped: str | None, watch, as_json: bool) -> int:
+    """The summary line (and crash report) on stderr, the JSON result on stdout;
+    `stopped`: why `hv run` itself ended the domain (timeout, expect, no_progress)."""
     shutdown = dp.shutdown or {}
-    if timed_out:
-        reason = "timeout"
+    counts = shutdown or dp.progress
+    timed_out = stopped is not None
+    if stopped is not None:
+        reason = stopped
     elif shutdown:
         reason = shutdown["reason"]
     else:
@@ -272,11 +306,18 @@ def _report(dp, name: str, wall: float, timed_out: bool) -> int:
     if shutdown.get("crash_report"):
         sys.stderr.write(shutdown["crash_report"] + "\n")
     sys.stderr.write(f"hv: d{dp.domid} ({name}) {reason} after {wall:.3f}s,"
-                     f" {shutdown.get('hypercalls', '?')} hypercalls,"
-                     f" {shutdown.get('traps', '?')} traps, guest instructions not counted\n")
+                     f" {counts.get('hypercalls', '?')} hypercalls,"
+                     f" {counts.get('traps', '?')} traps, guest instructions not counted\n")
     if shutdown.get("exit_code") is not None and not timed_out:
-        return shutdown["exit_code"]        # the guest wrote to the test-exit port
-    return _EXIT_FOR_REASON.get(reason, EXIT_CRASH)
+        code = shutdown["exit_code"]        # the guest wrote to the test-exit port
+    else:
+        code = _EXIT_FOR_REASON.get(reason, EXIT_CRASH)
+    if watch.expect is not None and watch.matched is None and code in (EXIT_POWEROFF, EXIT_REBOOT):
+        code = EXIT_NO_MATCH                # it ended well, but never said what was expected
+    if as_json:
+        from tools.run_watch import result
+        print(json.dumps(result(watch, name, reason, code, wall, counts)), flush=True)
+    return code
 
 
 def cmd_host(args) -> int:

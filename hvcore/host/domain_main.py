@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 "console_evtchn": dom.console_evtchn, "store_evtchn": dom.store_evtchn},
          [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd, dom.grants.region.fd])
     watch_inbox(dom)
+    from hvcore.host.progress import start_reports
+    start_reports(dom, lambda message: send(sock, message))
     if dom.debugger is not None:
         dom.debugger.start()
     reason = run_domain(dom)

@@ -35,6 +35,7 @@ class DomainProcess:
     hypervisor_console: bytearray = field(default_factory=bytearray)
     console_io_shown: int = 0          # how much of hypervisor_console a viewer has shown
     shutdown: dict | None = None
+    progress: dict = field(default_factory=dict)   # latest hypercall/trap counts (progress.py)
     outbox: "Outbox | None" = None
     inbox_fds: tuple[int, int] | None = None   # to introduce this domain to its peers
     on_event: "object | None" = None           # host's handler for channel messages
@@ -83,6 +84,8 @@ class DomainProcess:
             self.hypervisor_console += message["data"].encode("latin-1")
         elif event == "shutdown":
             self.shutdown = message
+        elif event == "progress":
+            self.progress = message
         elif event == "error":
             raise DomainStartError(message["message"])
         elif event in ("evtchn_unbound", "evtchn_closed", "bind") or event.startswith("grant_"):
