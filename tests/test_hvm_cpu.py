@@ -150,3 +150,38 @@ def test_interrupt_shadow_is_visible_after_sti(cpu):
     assert state.interrupt_shadow
     engine.run(0x7C01)
     assert not state.interrupt_shadow and engine.reg(X.UC_X86_REG_RIP) == 0x7C04
+
+
+def test_error_code_and_int_flag_are_readable_while_the_exception_is_raised(cpu):
+    """Unicorn does not report error codes; the engine's CPU state has them while the
+    intr hook runs (the HVM vCPU reads them there)."""
+    from unicorn import UC_HOOK_INTR
+    engine, state = cpu
+    seen = []
+    engine.uc.hook_add(UC_HOOK_INTR, lambda uc, vector, _d: seen.append(
+        (vector, state.exception_error_code, state.exception_is_int)))
+    engine.uc.mem_write(0x600, struct.pack("<HI", 0x17, 0x800))     # GDT limit 0x17
+    code = bytes([0xCD, 0x42,                                        # int $0x42
+                  0x0F, 0x01, 0x16, 0x00, 0x06,                      # lgdt [0x600]
+                  0x0F, 0x20, 0xC0, 0x0C, 0x01, 0x0F, 0x22, 0xC0,    # CR0.PE
+                  0xB8, 0x34, 0x12, 0x8E, 0xD8, 0xF4])               # mov $0x1234,%ax; mov %ax,%ds
+    engine.uc.mem_write(0x7C00, code)
+    state.reset(cs=0, ip=0x7C00)
+    exit = engine.run(0x7C00)
+    assert exit.kind == eng.EXIT_TRAP and exit.vector == 0x42
+    assert engine.reg(X.UC_X86_REG_RIP) == 0x7C02 and seen[-1][2] is True
+    exit = engine.run(0x7C02)
+    assert exit.kind == eng.EXIT_TRAP and exit.vector == 13
+    assert seen[-1] == (13, 0x1234, False)                          # #GP(selector)
+
+
+def test_stop_request_tells_hlt_from_a_kick(cpu):
+    from hvcore.arch.x86.hvm import halt
+    engine, state = cpu
+    engine.uc.mem_write(0x7C00, bytes([0x90, 0xF4, 0x90, 0xEB, 0xFE]))
+    state.reset(cs=0, ip=0x7C00)
+    engine.run(0x7C00)
+    assert engine.reg(X.UC_X86_REG_RIP) == 0x7C02 and not halt.stopped_by_request(engine)
+    engine.kick()
+    engine.run(0x7C02)
+    assert halt.stopped_by_request(engine)

@@ -40,6 +40,7 @@ class Event:
     error_code: int | None = None
     software: bool = False
     external: bool = False
+    insn_length: int = 0      # `int N` (2), int3/into (1): a fault in delivery is on it
 
 
 class TripleFault(Exception):
@@ -64,6 +65,9 @@ def deliver(state: CpuState, mem: LinearMemory, event: Event) -> None:
         except DeliveryFault as fault:
             if fault.cr2 is not None:
                 state.engine.set_reg(X.UC_X86_REG_CR2, fault.cr2)
+            if event.software:          # the fault is reported on the int instruction
+                rip = state.engine.reg(X.UC_X86_REG_RIP)
+                state.engine.set_reg(X.UC_X86_REG_RIP, rip - event.insn_length)
             if event.vector == DF:
                 raise TripleFault(f"fault {fault.vector} while delivering #DF")
             if _double_fault(event.vector, fault.vector) and not event.external:

@@ -137,6 +137,7 @@ class HvmVcpu:
         elif exit.kind == eng.EXIT_INVALID:
             self.deliver(Event(delivery.UD))
         elif exit.kind == eng.EXIT_IO_DENIED:
+            self.engine.set_reg(X.UC_X86_REG_RIP, exit.address)   # a fault: on the in/out
             self.deliver(Event(delivery.GP, 0))
         else:
             self.domain.crash_vcpu(self, _describe(exit))
@@ -148,12 +149,20 @@ class HvmVcpu:
         vector = exit.vector
         error_code, is_int = self._raised
         if is_int:
-            self.deliver(Event(vector, software=True))
+            self.deliver(Event(vector, software=True, insn_length=self._int_length(vector)))
             return
         code = error_code if vector in delivery.ERROR_CODE_VECTORS else None
         if vector == delivery.PF:
             self.engine.set_reg(X.UC_X86_REG_CR2, exit.address)
         self.deliver(Event(vector, code))
+
+    def _int_length(self, vector: int) -> int:
+        """`int N` is CD nn; int3 (CC), into (CE) and int1 (F1) are one byte."""
+        try:
+            before = self.mem.read(self.state.segment(CS).base + self.rip - 2, 2)
+        except Exception:                   # noqa: BLE001 - unreadable: assume int N
+            return 2
+        return 2 if before == bytes([0xCD, vector]) else 1
 
     # ---- port I/O -------------------------------------------------------------------------
     def _io_allowed(self) -> bool:

@@ -1,0 +1,105 @@
+/*
+ * Boot sector for tests/test_hvm_delivery.py: 32-bit protected mode, a TSS with
+ * ss0:esp0 = 0x10:0x7000, ring 3 entered by iret. In ring 3: `int $0x80` through a
+ * DPL 3 gate (stack switch checked by the handler), `in` with IOPL 0 (#GP(0)), then
+ * `int $0x81` through a DPL 0 gate (#GP with the IDT error code). Results at 0x500.
+ */
+        .code16
+        .globl _start
+_start:
+        cli
+        xor     %ax, %ax
+        mov     %ax, %ds
+        mov     %ax, %ss
+        mov     $0x7C00, %sp
+        lgdtl   gdtr
+        mov     %cr0, %eax
+        or      $1, %eax
+        mov     %eax, %cr0
+        ljmpl   $0x08, $pm
+        .code32
+pm:     mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     $0x7000, %esp
+        movl    $0x7000, tss + 4            /* esp0 */
+        movl    $0x10, tss + 8              /* ss0 */
+        mov     $0x80, %ecx                 /* IDT gates */
+        mov     $h80, %eax
+        mov     $0xEE00, %edx               /* present, DPL 3, 32-bit interrupt gate */
+        call    gate
+        mov     $0x81, %ecx
+        mov     $h80, %eax
+        mov     $0x8E00, %edx               /* DPL 0 */
+        call    gate
+        mov     $13, %ecx
+        mov     $hgp, %eax
+        mov     $0x8E00, %edx
+        call    gate
+        lidt    idtr
+        mov     $0x28, %ax
+        ltr     %ax
+        push    $0x23                       /* ss */
+        push    $0x6000                     /* esp */
+        push    $0x002                      /* eflags: IOPL 0, IF 0 */
+        push    $0x1B                       /* cs */
+        push    $user
+        iret
+
+/* ECX = vector, EAX = handler, EDX = type/DPL word */
+gate:   lea     idt(,%ecx,8), %edi
+        mov     %ax, (%edi)
+        movw    $0x08, 2(%edi)
+        mov     %dx, 4(%edi)
+        shr     $16, %eax
+        mov     %ax, 6(%edi)
+        ret
+
+h80:    mov     %esp, 0x500                 /* 0x7000 - 20 */
+        mov     4(%esp), %eax
+        mov     %eax, 0x504                 /* the user CS */
+        mov     12(%esp), %eax
+        mov     %eax, 0x508                 /* the user ESP */
+        mov     16(%esp), %eax
+        mov     %eax, 0x50C                 /* the user SS */
+        mov     %cs, %eax
+        mov     %eax, 0x510
+        iret
+
+hgp:    pop     %eax                        /* error code */
+        incl    0x520
+        cmpl    $1, 0x520
+        jne     1f
+        mov     %eax, 0x514                 /* from `in`: 0 */
+        addl    $2, (%esp)                  /* skip `in $0x71, %al` */
+        iret
+1:      mov     %eax, 0x518                 /* from int $0x81: 0x81 * 8 + 2 */
+        mov     (%esp), %eax
+        mov     %eax, 0x51C                 /* EIP: on the int instruction */
+        mov     $0x2A, %al
+        out     %al, $0xF4
+        hlt
+
+user:   int     $0x80
+        in      $0x71, %al
+        .globl  int81
+int81:  int     $0x81
+        jmp     .
+
+        .p2align 3
+gdt:    .quad   0
+        .quad   0x00CF9A000000FFFF          /* 0x08 ring 0 code */
+        .quad   0x00CF92000000FFFF          /* 0x10 ring 0 data */
+        .quad   0x00CFFA000000FFFF          /* 0x18 ring 3 code */
+        .quad   0x00CFF2000000FFFF          /* 0x20 ring 3 data */
+tssd:   .word   0x67, tss, 0x8900, 0        /* 0x28 32-bit TSS (base < 64 KiB) */
+gdtr:   .word   gdtr - gdt - 1
+        .long   gdt
+idtr:   .word   0x7FF
+        .long   idt
+        .org    510
+        .word   0xAA55
+        .set    tss, 0x9000
+        .set    int81_at, int81
+        .set    idt, 0x8000

@@ -1,0 +1,76 @@
+"""Interrupt delivery through the guest's IDT, in a real HVM domain (our BIOS boots a
+boot sector assembled here from tests/hvm_src/): privilege change with the TSS stack
+switch, gate DPL for `int N`, #GP error codes, and a triple fault."""
+from __future__ import annotations
+
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from hvcore.hvm.domain import build_hvm_domain
+from hvcore.hvm.run import run_hvm_domain
+
+SRC = Path(__file__).resolve().parent / "hvm_src"
+
+
+@pytest.fixture(scope="session")
+def firmware() -> Path:
+    subprocess.run(["make", "-s", "-C", str(ROOT / "firmware")], check=True)
+    return ROOT / "firmware" / "build" / "bios.bin"
+
+
+def boot_sector(tmp_path: Path, name: str) -> Path:
+    obj, image = tmp_path / f"{name}.o", tmp_path / f"{name}.img"
+    subprocess.run(["gcc", "-m32", "-c", "-o", str(obj), str(SRC / f"{name}.S")], check=True)
+    subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7C00", "--oformat", "binary",
+                    "-o", str(image), str(obj)], check=True)
+    return image
+
+
+def boot(firmware: Path, image: Path, seconds: float = 20, **kw):
+    out = bytearray()
+    dom = build_hvm_domain(1, "t", 16, str(image), out.extend, firmware=firmware, **kw)
+    reason = run_hvm_domain(dom, deadline=time.monotonic() + seconds)
+    return dom, reason, bytes(out)
+
+
+def test_ring3_int_gate_switches_to_tss_stack_and_dpl_is_checked(firmware, tmp_path):
+    dom, reason, out = boot(firmware, boot_sector(tmp_path, "ring3_32"))
+    try:
+        assert reason == "poweroff" and dom.exit_code == 0x55, (reason, out, dom.crash_report)
+        esp, cs3, esp3, ss3, cs0, gp_in, gp_int, gp_eip = struct.unpack(
+            "<8I", dom.mem.read(0x500, 32))
+        assert esp == 0x7000 - 20          # ss, esp, eflags, cs, eip on the ring-0 stack
+        assert (cs3, esp3, ss3, cs0) == (0x1B, 0x6000, 0x23, 0x08)
+        assert gp_in == 0                  # `in` at CPL 3 with IOPL 0
+        assert gp_int == 0x81 * 8 + 2      # int $0x81 through a DPL 0 gate
+        code = boot_sector(tmp_path, "ring3_32").read_bytes()
+        assert code[gp_eip - 0x7C00:gp_eip - 0x7C00 + 2] == b"\xCD\x81"   # #GP on the int
+    finally:
+        dom.destroy()
+
+
+def test_triple_fault_crashes_the_domain(firmware, tmp_path):
+    # an IDT with nothing in it: #GP on int 3 cannot be delivered either -> #DF -> shutdown
+    src = tmp_path / "tf.S"
+    src.write_text(".code16\n.globl _start\n_start:\n cli\n lidt idtr\n"
+                   " lgdtl gdtr\n mov %cr0,%eax\n or $1,%eax\n mov %eax,%cr0\n"
+                   " ljmpl $8,$pm\n.code32\npm: int $3\n"
+                   ".p2align 3\ngdt: .quad 0, 0x00CF9A000000FFFF\n"
+                   "gdtr: .word 15\n .long gdt\nidtr: .word 0\n .long 0\n"
+                   ".org 510\n.word 0xAA55\n")
+    obj, image = tmp_path / "tf.o", tmp_path / "tf.img"
+    subprocess.run(["gcc", "-m32", "-c", "-o", str(obj), str(src)], check=True)
+    subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7C00", "--oformat", "binary",
+                    "-o", str(image), str(obj)], check=True)
+    dom, reason, _out = boot(firmware, image)
+    try:
+        assert reason == "crash"
+        assert "triple fault" in dom.crash_report
+        assert "protected mode" in dom.crash_report
+    finally:
+        dom.destroy()
