@@ -71,3 +71,11 @@ def test_hvm_config_with_missing_image_is_bad_input(tmp_path):
     result = run_hv("run", config(tmp_path, tmp_path / "nope.img", "missing"))
     assert result.code == 2 and "does not exist" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_console_input_reaches_the_uart_and_int16(hvm_guests, tmp_path):
+    image = tmp_path / "echo.img"
+    image.write_bytes((hvm_guests / "echo.img").read_bytes())
+    result = run_hv("run", config(tmp_path, image, "echo"), "--timeout", "30", input="hvm!q")
+    assert "echo ready\nhvm!" in result.stdout, result.stdout + result.stderr   # text mode: \r\n -> \n
+    assert result.code == (0x11 << 1) | 1
