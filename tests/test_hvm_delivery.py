@@ -74,3 +74,16 @@ def test_triple_fault_crashes_the_domain(firmware, tmp_path):
         assert "protected mode" in dom.crash_report
     finally:
         dom.destroy()
+
+
+def test_long_mode_ring3_int_gate_uses_rsp0_and_page_fault_uses_ist(firmware, tmp_path):
+    dom, reason, out = boot(firmware, boot_sector(tmp_path, "long64"))
+    try:
+        assert reason == "poweroff" and dom.exit_code == 0x55, (reason, out, dom.crash_report)
+        rsp, cs3, ss3, pf_rsp, pf_error, cr2 = struct.unpack("<6Q", dom.mem.read(0x500, 48))
+        assert rsp == 0x7000 - 40          # ss, rsp, rflags, cs, rip on RSP0
+        assert (cs3, ss3) == (0x2B, 0x23)
+        assert pf_rsp == 0x5000 - 48       # and the error code, on IST1
+        assert pf_error == 4 and cr2 == 0x40000000     # user read, not present
+    finally:
+        dom.destroy()
