@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after SECONDS with no console output and no"
                           " hypercall or trap (exit 4)")
+    run.add_argument("--hypercalls", default=None, metavar="FILE.py",
+                     help="load more hypercalls from FILE.py (it registers them with"
+                          " hvcore.hypercalls.hypercall, as a lab's does)")
     run.add_argument("--json", action="store_true",
                      help="print a JSON result on stdout (the console goes to stderr)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
@@ -59,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="serve the gdb remote protocol on 127.0.0.1:PORT (0: any free port)")
     run.add_argument("--gdb-wait", action="store_true",
                      help="with --gdb: stop the guest before its first instruction until gdb connects")
+    grade = sub.add_parser("grade", help="grade a lab (labs/LAB): points per check")
+    grade.add_argument("lab", help="the lab's folder name under labs/")
+    grade.add_argument("--src", default=None, metavar="DIR",
+                       help="grade the files in DIR (default labs/LAB, e.g. labs/LAB/solution)")
     up = sub.add_parser("up", help="start the host (dom0) in the background")
     up.add_argument("--pcap", default=None, metavar="FILE",
                     help="write every frame on the host's bridges to FILE (libpcap, Ethernet)")
@@ -140,6 +147,11 @@ def cmd_run(args) -> int:
         raise BadInput(f"hv: {args.kernel}: no such file")
     if args.gdb_wait and args.gdb is None:
         raise BadInput("hv run: --gdb-wait needs --gdb PORT")
+    if args.hypercalls is not None:
+        if not os.path.isfile(args.hypercalls):
+            raise BadInput(f"hv run: --hypercalls {args.hypercalls}: no such file")
+        from hvcore.hypercalls import EXTRA_ENV
+        os.environ[EXTRA_ENV] = os.path.abspath(args.hypercalls)
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
     hvm = _hvm_options(cfg) if cfg.type == "hvm" else None
     start = time.monotonic()
@@ -320,6 +332,22 @@ def _report(dp, name: str, wall: float, stopped: str | None, watch, as_json: boo
     return code
 
 
+def cmd_grade(args) -> int:
+    """`hv grade LAB`: the lab's autograder (labs/grading.py); 0 with full marks, else 1."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from labs import grading
+    if args.lab not in grading.lab_names():
+        raise BadInput(f"hv grade: no lab {args.lab!r} (labs: {', '.join(grading.lab_names())})")
+    src = Path(args.src) if args.src else None
+    if src is not None and not src.is_dir():
+        raise BadInput(f"hv grade: --src {args.src}: no such folder")
+    outcomes = grading.grade(args.lab, src)
+    print(grading.report(args.lab, outcomes))
+    return 0 if all(o.earned == o.points for o in outcomes) else 1
+
+
 def cmd_host(args) -> int:
     """The toolstack commands, answered by the host."""
     from hvcore.host import client
@@ -495,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "grade":
+            return cmd_grade(args)
         return cmd_host(args)
     except BadInput as err:
         sys.stderr.write(f"{err}\n")

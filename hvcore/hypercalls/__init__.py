@@ -8,6 +8,9 @@ argument registers and returns the value for RAX (a negative Xen errno on failur
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from unicorn import x86_const as X
@@ -43,9 +46,25 @@ def hypercall(nr: int) -> Callable[[Handler], Handler]:
     return register
 
 
+# Python files with more hypercall families, registered as ours are (`hv run --hypercalls
+# FILE`, e.g. a lab's hypercall: labs/lab1_hypercall): paths separated by os.pathsep.
+EXTRA_ENV = "HV_HYPERCALL_MODULES"
+
+
 def load_families() -> None:
     for name in FAMILIES:
         importlib.import_module(f"hvcore.hypercalls.{name}")
+    for path in filter(None, os.environ.get(EXTRA_ENV, "").split(os.pathsep)):
+        load_extra(Path(path))
+
+
+def load_extra(path: Path) -> None:
+    """A hypercall family from a file outside the package: it registers with
+    `@hypercall(nr)` when it is imported."""
+    spec = importlib.util.spec_from_file_location(f"hvcore_extra_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path}: not a Python file")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
 def call(v: "VCPU", nr: int, args: tuple[int, ...]):
