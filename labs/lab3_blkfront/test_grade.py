@@ -1,0 +1,4 @@
+"""`pytest labs/lab3_blkfront`: one test per check of the autograder (grade.py)."""
+from labs.grading import pytest_checks
+
+test_check = pytest_checks("lab3_blkfront")
