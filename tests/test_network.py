@@ -109,3 +109,19 @@ def test_pcap_in_a_missing_folder_is_bad_input(tmp_path):
                     env={"HV_STATE_DIR": str(tmp_path / "state")})
     assert result.code == 2 and "no such folder" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_hv_run_captures_a_lone_guests_frames(guests, tmp_path):
+    """`hv run --pcap`: the private host's bridge has one port; what the guest sends
+    (ARP requests nobody answers) is in the capture, with its MAC as the source."""
+    cfg = _guest(tmp_path, "lonely", "pv64", 1, "count=1")
+    pcap = tmp_path / "run.pcap"
+    result = run_hv("run", cfg, "--pcap", pcap, "--timeout", "8")
+    assert result.code == 124, result.stdout + result.stderr      # nobody answers
+    linktype, records = read_pcap(pcap)
+    assert linktype == LINKTYPE_ETHERNET and records, result.stdout
+    assert all(_ethertypes(records)[i] == 0x0806 for i in range(len(records)))   # ARP
+    mac = bytes(int(x, 16) for x in MACS[1].split(":"))
+    assert all(r.data[6:12] == mac for r in records)
+    bad = run_hv("run", cfg, "--pcap", tmp_path / "nowhere" / "x.pcap")
+    assert bad.code == 2 and "no such folder" in bad.stderr

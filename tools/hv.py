@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memory", type=_positive_int, default=None, metavar="MiB",
                      help="guest memory in MiB (default 64, or the config's)")
     run.add_argument("--cmdline", default=None, help="kernel command line")
+    run.add_argument("--pcap", default=None, metavar="FILE",
+                     help="write the frames on the domain's bridges to FILE (libpcap, Ethernet)")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="stop the guest after this many seconds (exit 124)")
     run.add_argument("--expect", type=_regex, default=None, metavar="REGEX",
@@ -147,6 +149,7 @@ def cmd_run(args) -> int:
         raise BadInput(f"hv: {args.kernel}: no such file")
     if args.gdb_wait and args.gdb is None:
         raise BadInput("hv run: --gdb-wait needs --gdb PORT")
+    pcap = _pcap_path(args.pcap, "hv run")
     if args.hypercalls is not None:
         if not os.path.isfile(args.hypercalls):
             raise BadInput(f"hv run: --hypercalls {args.hypercalls}: no such file")
@@ -170,7 +173,7 @@ def cmd_run(args) -> int:
         from hvcore.hvm.process import NoBackends
         host = NoBackends()
     else:
-        host = PrivateHost(dp, cfg)     # xenstored, dom0's event channels, blkback
+        host = PrivateHost(dp, cfg, pcap)   # xenstored, dom0's event channels, blk/netback
     out = sys.stderr.buffer if args.json else sys.stdout.buffer
     deadline = start + args.timeout if args.timeout else None
     stopped = None              # why we end the domain ourselves, if we do
@@ -361,10 +364,7 @@ def cmd_host(args) -> int:
 def _host_command(args, client) -> int:
     cmd = args.command
     if cmd == "up":
-        pcap = os.path.abspath(args.pcap) if args.pcap else None
-        if pcap is not None and not os.path.isdir(os.path.dirname(pcap)):
-            raise BadInput(f"hv up: --pcap {args.pcap}: no such folder")
-        client.start_host(client.state_dir(), pcap=pcap)
+        client.start_host(client.state_dir(), pcap=_pcap_path(args.pcap, "hv up"))
         return 0
     if cmd == "down":
         try:
@@ -415,6 +415,16 @@ def _host_command(args, client) -> int:
         return 0
     client.request(cmd, dom=args.dom)      # destroy, pause, unpause
     return 0
+
+
+def _pcap_path(path: str | None, who: str) -> str | None:
+    """--pcap FILE as an absolute path, refused at once if its folder is missing."""
+    if path is None:
+        return None
+    full = os.path.abspath(path)
+    if not os.path.isdir(os.path.dirname(full)):
+        raise BadInput(f"{who}: --pcap {path}: no such folder")
+    return full
 
 
 def _domid(client, dom: str) -> int:

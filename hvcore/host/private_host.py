@@ -1,5 +1,6 @@
 """`hv run`'s private host: its one domain gets the dom0 a Host gives every domain
-(xenstored, dom0's event channels and grant service, the backends of its disks), while
+(xenstored, dom0's event channels and grant service, the backends of its disks and
+vifs, a bridge and, with --pcap, its capture), while
 `hv run`'s own loop streams the console and watches the clock.
 
 The Host's listening sockets go to a private folder of ours, removed at close.
@@ -14,9 +15,9 @@ from hvcore.host.supervisor import Host
 
 
 class PrivateHost:
-    def __init__(self, dp, cfg) -> None:
+    def __init__(self, dp, cfg, pcap: Path | None = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="hv-run-"))
-        self.host = Host(self.folder)
+        self.host = Host(self.folder, pcap=pcap)
         self.dp = dp
         try:
             self.host.adopt(dp, cfg)
@@ -28,10 +29,11 @@ class PrivateHost:
         return self.host.dom0_ports.waits()
 
     def serve(self) -> bool:
-        """Event channels to dom0 and the block backends; True if a ring has more
-        requests waiting (come back without sleeping)."""
+        """Event channels to dom0 and the block and network backends; True if a ring
+        has more requests waiting (come back without sleeping)."""
         self.host.dom0_ports.service()
-        return self.host.block.serve()
+        busy = self.host.block.serve()
+        return self.host.net.serve() or busy
 
     def dmesg(self) -> list[str]:
         return self.host.dmesg
@@ -39,6 +41,8 @@ class PrivateHost:
     def close(self) -> None:
         domid = self.dp.domid
         self.host.block.remove_domain(domid)
+        self.host.net.remove_domain(domid)
+        self.host.net.close()
         self.host.grant_service.release(domid)
         self.host.dom0_ports.forget(domid)
         self.host.guests.pop(domid, None)
