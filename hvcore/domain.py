@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hvcore.grant_table import GrantFrames, Maptrack
     from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
+    from hvcore.trace.tracer import Tracer
     from hvcore.vcpu import VCPU
 
 # Why a domain stopped running (xl's words).
@@ -92,6 +93,8 @@ class Domain:
     maptrack: "Maptrack" = field(default_factory=lambda: _new_maptrack())
     # a gdb stub serving this domain (hvcore.gdb.server), only when asked for
     debugger: "GdbServer | None" = None
+    # execution/event tracing (hvcore.trace.tracer), only when `--trace` asks for it
+    tracer: "Tracer | None" = None
     # page types and type counts of our frames (hvcore/arch/x86/pv/page_types.py)
     page_types: object = None
     # frames given back to the hypervisor (ballooned out), free to be handed out again

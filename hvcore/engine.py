@@ -440,6 +440,25 @@ class Engine:
         if end > begin:
             self.drop_code_cache(begin, end)
 
+    def add_native_hook(self, kind: int, fn, user_data: int, begin: int, end: int) -> int:
+        """A C callback `fn` (a ctypes function) with our own `user_data` pointer, for
+        [begin, end] (tracing: hvcore/trace/native.py). Translated code is dropped so
+        that every block calls it from now on."""
+        from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), kind, fn,
+                                   ctypes.c_void_p(user_data), ctypes.c_uint64(begin),
+                                   ctypes.c_uint64(end))
+        if status != UC_ERR_OK:
+            raise UcError(status)
+        self.uc._callbacks[handle.value] = fn      # kept alive; hook_del forgets it
+        self.uc.ctl_flush_tb()
+        return handle.value
+
+    def remove_native_hook(self, handle: int) -> None:
+        self.uc.hook_del(handle)
+        self.uc.ctl_flush_tb()
+
     def drop_insn_stop(self) -> None:
         """The last access hook is gone: drop the per-instruction stop hook too."""
         if self._insn_stop_hook:

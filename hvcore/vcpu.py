@@ -242,6 +242,10 @@ class VCPU:
         from hvcore.arch.x86.pv import traps   # late: traps imports this module
         if self.entry is not None and not self._enter():
             return
+        if self.domain.tracer is not None:     # the same loop, with records
+            from hvcore.trace.run_loop import run_slice
+            run_slice(self.domain.tracer, self, slice_us)
+            return
         with self.engine.time_slice(slice_us):
             while self.runnable():
                 traps.deliver_pending_events(self)

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="serve the gdb remote protocol on 127.0.0.1:PORT (0: any free port)")
     run.add_argument("--gdb-wait", action="store_true",
                      help="with --gdb: stop the guest before its first instruction until gdb connects")
+    from hvcore.trace.cli import add_run_options, add_trace_command
+    add_run_options(run)
+    add_trace_command(sub)
     grade = sub.add_parser("grade", help="grade a lab (labs/LAB): points per check")
     grade.add_argument("lab", help="the lab's folder name under labs/")
     grade.add_argument("--src", default=None, metavar="DIR",
@@ -157,11 +160,12 @@ def cmd_run(args) -> int:
         os.environ[EXTRA_ENV] = os.path.abspath(args.hypercalls)
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
     hvm = _hvm_options(cfg) if cfg.type == "hvm" else None
+    trace = _trace_request(args, kernel, hvm is not None)
     start = time.monotonic()
     os.environ[PROGRESS_ENV] = "0.25"       # the domain reports its counts as they move
     try:
         dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus,
-                          gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm)
+                          gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm, trace=trace)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
     if dp.info.get("gdb_port") is not None:
@@ -528,6 +532,26 @@ def _console(client, dom) -> int:
     return 0
 
 
+def _trace_request(args, kernel: str, hvm: bool) -> tuple[str, str] | None:
+    """--trace SPEC --trace-out FILE checked, and the file created (hvcore/trace/cli.py)."""
+    from hvcore.trace.cli import TraceInputError, prepare_run
+    if hvm and args.trace is not None:
+        raise BadInput("hv run: --trace: PV guests only, for now")
+    try:
+        return prepare_run(args.trace, args.trace_out, kernel)
+    except TraceInputError as err:
+        raise BadInput(f"hv run: {err}")
+
+
+def cmd_trace(args) -> int:
+    """hv trace show|summary|timeline FILE"""
+    from hvcore.trace.cli import TraceInputError, run_command
+    try:
+        return run_command(args)
+    except TraceInputError as err:
+        raise BadInput(f"hv trace: {err}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -535,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "grade":
             return cmd_grade(args)
+        if args.command == "trace":
+            return cmd_trace(args)
         return cmd_host(args)
     except BadInput as err:
         sys.stderr.write(f"{err}\n")

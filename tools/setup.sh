@@ -9,6 +9,7 @@ need_pkgs=()
 echo 'int x;' | gcc -m32 -x c -c - -o /dev/null 2>/dev/null || need_pkgs+=(gcc-multilib)
 command -v gdb >/dev/null || need_pkgs+=(gdb)
 command -v mke2fs >/dev/null || [ -x /sbin/mke2fs ] || need_pkgs+=(e2fsprogs)   # test disk images
+command -v chromium >/dev/null || need_pkgs+=(chromium)    # renders hv trace timelines in tests
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_pkgs[*]}"
     sudo=""

@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="refuse console_io like release Xen: guests use the ring")
     parser.add_argument("--gdb", type=int, default=None, help="serve gdb on 127.0.0.1:PORT")
     parser.add_argument("--gdb-wait", action="store_true", help="stop before the first instruction")
+    parser.add_argument("--trace", default=None, help="what to trace (hvcore/trace/spec.py)")
+    parser.add_argument("--trace-out", default=None, help="the trace file (created by the host)")
     args = parser.parse_args(argv)
     set_process_name(f"hv: d{args.domid} {args.name}")
     sock = socket.socket(fileno=args.sock)
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             send(sock, {"event": "error", "message": f"gdb: cannot listen on 127.0.0.1:{args.gdb}:"
                                                      f" {err.strerror}"})
             return 2
+    if args.trace is not None and not _start_trace(dom, args, sock):
+        return 2
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
                 "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid(),
@@ -99,13 +103,34 @@ def main(argv: list[str] | None = None) -> int:
     start_reports(dom, lambda message: send(sock, message))
     if dom.debugger is not None:
         dom.debugger.start()
-    reason = run_domain(dom)
+    try:
+        reason = run_domain(dom)
+    finally:
+        if dom.tracer is not None:       # what is buffered reaches the file, even on a bug
+            dom.tracer.close(dom.shutdown_reason or "hypervisor error")
     if dom.debugger is not None:
         dom.debugger.domain_ended(reason)
     send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                 "hypercalls": sum(v.hypercalls_made for v in dom.vcpus),
                 "traps": sum(v.traps_taken for v in dom.vcpus)})
     return EXIT_CODES.get(reason, 1)
+
+
+def _start_trace(dom, args, sock: socket.socket) -> bool:
+    """The domain's tracer, if the spec has items for it (False: error sent)."""
+    from hvcore.trace.spec import SpecError, for_domain, parse
+    from hvcore.trace.tracer import Tracer, TraceSetupError
+    try:
+        spec = for_domain(parse(args.trace), dom.domid, dom.name)
+        if spec is not None:
+            dom.tracer = Tracer(dom, spec, args.trace_out, args.trace)
+    except (SpecError, TraceSetupError) as err:
+        send(sock, {"event": "error", "message": f"trace: {err}"})
+        return False
+    except OSError as err:
+        send(sock, {"event": "error", "message": f"trace: {args.trace_out}: {err.strerror}"})
+        return False
+    return True
 
 
 def _hypervisor_console(sock: socket.socket):

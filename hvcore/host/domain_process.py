@@ -241,7 +241,8 @@ class _XenstoreLink:
 def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
                  cmdline: str = "", console_io: bool = True, vcpus: int = 1,
                  gdb_port: int | None = None, gdb_wait: bool = False,
-                 hvm: list[str] | None = None) -> DomainProcess:
+                 hvm: list[str] | None = None,
+                 trace: tuple[str, str] | None = None) -> DomainProcess:
     """Start a domain in its own process and wait until its memory is handed over.
     `hvm`: an HVM domain, with these options for its process (hvcore/hvm/process.py)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -254,6 +255,8 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
         argv.append("--no-console-io")
     if gdb_port is not None:
         argv += ["--gdb", str(gdb_port)] + (["--gdb-wait"] if gdb_wait else [])
+    if trace is not None:          # (SPEC, FILE): the file exists, with its header
+        argv += ["--trace", trace[0], "--trace-out", trace[1]]
     if hvm is not None:
         argv += ["--hvm", *hvm]
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),

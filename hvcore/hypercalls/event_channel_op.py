@@ -79,6 +79,8 @@ def set_pending(dom, port: int) -> None:
     _set(dom, 0, port, True)
     ch = _channels(dom).get(port)
     v = dom.vcpus[ch.vcpu if ch else 0]
+    if dom.tracer is not None:
+        dom.tracer.evtchn(1, v.id, port)          # EVTCHN_PENDING (hvcore/trace/format.py)
     if not _test(dom, 1, port):
         w = dom.word_size
         sel_bit = port // (8 * w)

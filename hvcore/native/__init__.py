@@ -4,6 +4,7 @@
 is over (see the file's comment for why a stop must never come from another thread);
 and the instruction hook that stops right after a watched access (gdb watchpoints).
 `atomic.c`: locked cmpxchg on words shared with guests and other processes.
+`trace.c`: the per-instruction/per-block trace hook (only while a trace asks for it).
 """
 from __future__ import annotations
 
@@ -49,12 +50,17 @@ def preempt_library() -> ctypes.CDLL:
     lib.hv_preempt_set_doorbell.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.hv_stop_next_flag.restype = ctypes.POINTER(ctypes.c_int32)
     lib.hv_stop_next_flag.argtypes = [ctypes.c_void_p]
+    _give_emu_stop(lib, lib.hv_preempt_init)
+    return lib
+
+
+def _give_emu_stop(lib: ctypes.CDLL, init) -> None:
+    """Hand the library unicorn's uc_emu_stop (so it need not link against unicorn)."""
     from unicorn.unicorn_py3.unicorn import uclib
     stop_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
-    lib.hv_preempt_init.argtypes = [stop_type]
+    init.argtypes = [stop_type]
     lib._stop = stop_type(("uc_emu_stop", uclib))   # keep it alive
-    lib.hv_preempt_init(lib._stop)
-    return lib
+    init(lib._stop)
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,4 +70,15 @@ def atomic_library() -> ctypes.CDLL:
     lib.hv_cmpxchg32.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
     lib.hv_clear_bits16.restype = ctypes.c_uint16
     lib.hv_clear_bits16.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
+    return lib
+
+
+@functools.lru_cache(maxsize=1)
+def trace_library() -> ctypes.CDLL:
+    """trace.c: the instruction/block trace hook and its buffers (hvcore/trace/native.py)."""
+    lib = _load("trace")
+    lib.hv_trace_new.restype = ctypes.c_void_p
+    lib.hv_trace_new.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
+    lib.hv_trace_free.argtypes = [ctypes.c_void_p]
+    _give_emu_stop(lib, lib.hv_trace_init)
     return lib

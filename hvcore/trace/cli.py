@@ -1,0 +1,94 @@
+"""What `hv` does for traces: `hv run --trace SPEC --trace-out FILE` (check the spec,
+create the file) and `hv trace show|summary|timeline FILE`."""
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+
+from hvcore.trace import format as fmt
+from hvcore.trace import show, summary, timeline, writer
+from hvcore.trace.reader import TraceFile
+from hvcore.trace.spec import KINDS, SpecError, parse
+
+
+class TraceInputError(Exception):
+    """Bad input for a trace: one line for the user."""
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--trace", default=None, metavar="SPEC",
+                     help="trace insn, block, hypercall, trap, evtchn, io, mmu, sched or all, "
+                          "comma-separated, each with :FILTER and @DOMAIN (docs/trace-format.md)")
+    run.add_argument("--trace-out", default=None, metavar="FILE", help="where the trace goes")
+
+
+def add_trace_command(sub) -> None:
+    trace = sub.add_parser("trace", help="read a trace file (hv run --trace)")
+    trace.add_argument("what", choices=["show", "summary", "timeline"])
+    trace.add_argument("file", help="a trace file")
+    trace.add_argument("-o", dest="output", default=None, metavar="HTML",
+                       help="timeline: the page to write (default FILE.html)")
+    trace.add_argument("--kind", default=None, metavar="KINDS",
+                       help="show: only these kinds (comma-separated)")
+    trace.add_argument("--limit", type=int, default=None, metavar="N",
+                       help="show: at most N events")
+
+
+def prepare_run(spec_text: str | None, out_path: str | None, kernel: str) -> tuple[str, str] | None:
+    """(SPEC, FILE) for the domain process, the file created with its header."""
+    if spec_text is None and out_path is None:
+        return None
+    if spec_text is None or out_path is None:
+        raise TraceInputError("--trace and --trace-out go together")
+    try:
+        parse(spec_text)
+    except SpecError as err:
+        raise TraceInputError(f"--trace: {err}") from None
+    meta = {"t0_ns": time.monotonic_ns(), "clock": "CLOCK_MONOTONIC",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "spec": spec_text, "kernel": kernel}
+    try:
+        writer.create(out_path, meta)
+    except OSError as err:
+        raise TraceInputError(f"--trace-out {out_path}: {err.strerror}") from None
+    return spec_text, out_path
+
+
+def run_command(args) -> int:
+    try:
+        return _run_command(args)
+    except BrokenPipeError:                # `hv trace show FILE | head`
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run_command(args) -> int:
+    trace = _open(args.file)
+    if args.what == "show":
+        kinds = set(args.kind.split(",")) if args.kind else None
+        unknown = (kinds or set()) - set(KINDS) - {"domain", "end"}
+        if unknown:
+            raise TraceInputError(f"--kind: unknown {', '.join(sorted(unknown))}")
+        show.show(trace, sys.stdout, kinds, args.limit)
+    elif args.what == "summary":
+        summary.write(trace, sys.stdout)
+    else:
+        out = args.output or f"{args.file}.html"
+        try:
+            timeline.write(trace, out, args.file)
+        except OSError as err:
+            raise TraceInputError(f"{out}: {err.strerror}") from None
+        sys.stderr.write(f"hv trace: timeline written to {out}\n")
+    return 0
+
+
+def _open(path: str) -> TraceFile:
+    try:
+        return TraceFile(path)
+    except OSError as err:
+        raise TraceInputError(f"{path}: {err.strerror}") from None
+    except fmt.FormatError as err:
+        raise TraceInputError(f"{path}: {err}") from None
