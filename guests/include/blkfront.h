@@ -12,6 +12,7 @@
 #define BLKFRONT_H
 
 #include "guest.h"
+#include "xenbus_front.h"
 #define xen_mb()  mb()
 #define xen_rmb() rmb()
 #define xen_wmb() wmb()
@@ -25,10 +26,7 @@
 #define BLKFRONT_SECTOR         512
 
 struct blkfront {
-    unsigned int devid;
-    char front[64];             /* device/vbd/<devid> */
-    char back[128];             /* the backend's directory */
-    domid_t backend_id;
+    struct xenbus_front xb;     /* devid, our directory, the backend's, its domain */
     evtchn_port_t port;
     grant_ref_t ring_ref;
     blkif_sring_t *sring;

@@ -85,11 +85,11 @@ static void finish_one(struct stream *s, const blkif_response_t *rsp)
     CHECK(slot < s->depth && rsp->operation == s->op,
           "blkfront: response id %llu op %u", (unsigned long long)rsp->id, rsp->operation);
     CHECK(rsp->status == BLKIF_RSP_OKAY, "blkfront: vbd %u: op %u at sector %llu: status %d",
-          s->d->devid, s->op, (unsigned long long)s->sector_of[slot], rsp->status);
+          s->d->xb.devid, s->op, (unsigned long long)s->sector_of[slot], rsp->status);
     if (s->verify) {
         bad = mismatch(s->d->buf[slot], s->sector_of[slot], s->nsect_of[slot]);
         CHECK(bad < 0, "blkfront: vbd %u: sector %llu word %ld differs from the pattern",
-              s->d->devid, (unsigned long long)s->sector_of[slot] + bad * 8 / 512, bad);
+              s->d->xb.devid, (unsigned long long)s->sector_of[slot] + bad * 8 / 512, bad);
     }
 }
 
@@ -136,12 +136,12 @@ static void check_writable(struct blkfront *d)
 
     whole_disk(d, BLKIF_OP_WRITE, 1);
     rc = blkfront_io(d, BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0);
-    CHECK(rc == BLKIF_RSP_OKAY, "blkfront: vbd %u: flush: status %d", d->devid, rc);
+    CHECK(rc == BLKIF_RSP_OKAY, "blkfront: vbd %u: flush: status %d", d->xb.devid, rc);
     fill(d->buf[0], 0, 8);
     rc = blkfront_io(d, BLKIF_OP_WRITE_BARRIER, 0, 0, 8);
-    CHECK(rc == BLKIF_RSP_OKAY, "blkfront: vbd %u: barrier: status %d", d->devid, rc);
+    CHECK(rc == BLKIF_RSP_OKAY, "blkfront: vbd %u: barrier: status %d", d->xb.devid, rc);
     whole_disk(d, BLKIF_OP_READ, 1);
-    printk("blkfront: vbd %u: wrote, flushed and verified %llu sectors\n", d->devid,
+    printk("blkfront: vbd %u: wrote, flushed and verified %llu sectors\n", d->xb.devid,
            (unsigned long long)d->sectors);
 }
 
@@ -151,14 +151,14 @@ static void check_read_only(struct blkfront *d)
 
     whole_disk(d, BLKIF_OP_READ, 1);
     printk("blkfront: vbd %u: read-only disk matches the pattern (%llu sectors)\n",
-           d->devid, (unsigned long long)d->sectors);
+           d->xb.devid, (unsigned long long)d->sectors);
     rc = blkfront_io(d, BLKIF_OP_WRITE, 0, 0, 8);
     CHECK(rc == BLKIF_RSP_ERROR, "blkfront: vbd %u: write to a read-only disk: status %d",
-          d->devid, rc);
+          d->xb.devid, rc);
     rc = blkfront_io(d, BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0);
     CHECK(rc == BLKIF_RSP_ERROR, "blkfront: vbd %u: flush of a read-only disk: status %d",
-          d->devid, rc);
-    printk("blkfront: vbd %u: write refused (status %d)\n", d->devid, BLKIF_RSP_ERROR);
+          d->xb.devid, rc);
+    printk("blkfront: vbd %u: write refused (status %d)\n", d->xb.devid, BLKIF_RSP_ERROR);
 }
 
 /* One request with a hand-made segment; returns its status. */
@@ -204,8 +204,8 @@ static void check_hostile(struct blkfront *d)
     unsigned char *page = d->buf[1];
     grant_ref_t grefs[4] = {
         d->gref[0][0], 0x7ffffff0,
-        gnttab_grant_access((domid_t)(d->backend_id + 7), virt_to_mfn(page), 0),
-        gnttab_grant_access(d->backend_id, virt_to_mfn(page + PAGE_SIZE), 1),
+        gnttab_grant_access((domid_t)(d->xb.backend_id + 7), virt_to_mfn(page), 0),
+        gnttab_grant_access(d->xb.backend_id, virt_to_mfn(page + PAGE_SIZE), 1),
     };
     int rc;
 
@@ -215,16 +215,16 @@ static void check_hostile(struct blkfront *d)
         uint64_t sector = b->sector > 0 ? (uint64_t)b->sector : d->sectors + b->sector;
 
         rc = odd_request(d, b->op, sector, b->nseg, grefs[b->gref], b->first, b->last);
-        if (EXPECT(rc == b->want, "blkfront: vbd %u: %s: status %d, want %d", d->devid,
+        if (EXPECT(rc == b->want, "blkfront: vbd %u: %s: status %d, want %d", d->xb.devid,
                    b->what, rc, b->want))
-            printk("blkfront: vbd %u: %s refused (status %d)\n", d->devid, b->what, rc);
+            printk("blkfront: vbd %u: %s refused (status %d)\n", d->xb.devid, b->what, rc);
     }
     EXPECT(gnttab_end_access(grefs[2]) == 0, "foreign grant still in use");
     EXPECT(gnttab_end_access(grefs[3]) == 0, "read-only grant still in use");
     rc = blkfront_io(d, BLKIF_OP_READ, 2, d->sectors - 8, 8);
     EXPECT(rc == BLKIF_RSP_OKAY, "blkfront: vbd %u: a good read after them: status %d",
-           d->devid, rc);
-    printk("blkfront: vbd %u: still served after the bad requests\n", d->devid);
+           d->xb.devid, rc);
+    printk("blkfront: vbd %u: still served after the bad requests\n", d->xb.devid);
 }
 
 /* ---- throughput ----------------------------------------------------------------- */
@@ -237,7 +237,7 @@ static void bench(struct blkfront *d, uint8_t op, unsigned int depth, unsigned l
     s.count = bytes / BLKFRONT_SECTOR;
     ns = run(&s);
     printk("blkfront: vbd %u: %s %u in flight: %llu MB/s (%llu bytes in %llu us)\n",
-           d->devid, op == BLKIF_OP_READ ? "read" : "write", depth,
+           d->xb.devid, op == BLKIF_OP_READ ? "read" : "write", depth,
            (unsigned long long)(s.count * BLKFRONT_SECTOR * 1000 / (ns ? ns : 1)),
            (unsigned long long)(s.count * BLKFRONT_SECTOR), (unsigned long long)(ns / 1000));
 }
@@ -261,13 +261,13 @@ static void blkfront_main(void)
         blkfront_connect(d, devids[i]);
         if (reconnect) {
             blkfront_close(d);
-            printk("blkfront: vbd %u: closed\n", d->devid);
+            printk("blkfront: vbd %u: closed\n", d->xb.devid);
             blkfront_connect(d, devids[i]);
-            printk("blkfront: vbd %u: reconnected\n", d->devid);
+            printk("blkfront: vbd %u: reconnected\n", d->xb.devid);
         }
         ro = !!(d->info & VDISK_READONLY);
         printk("blkfront: vbd %u: %llu sectors of %u bytes, %s, flush %d barrier %d "
-               "persistent %d\n", d->devid, (unsigned long long)d->sectors, d->sector_size,
+               "persistent %d\n", d->xb.devid, (unsigned long long)d->sectors, d->sector_size,
                ro ? "read-only" : "read-write", d->feature_flush, d->feature_barrier,
                d->feature_persistent);
         if (hostile)

@@ -15,87 +15,9 @@
 
 #define SEC     (1000ULL * 1000 * 1000)
 
-static void vbd_failf(struct blkfront *d, const char *what, int rc)
-{
-    failf("blkfront: vbd %u: %s: %s", d->devid, what, rc < 0 ? xs_errname(rc) : "?");
-}
-
-static unsigned long parse_ulong(const char *s)
-{
-    unsigned long v = 0;
-
-    for (; *s >= '0' && *s <= '9'; s++)
-        v = v * 10 + (unsigned long)(*s - '0');
-    return v;
-}
-
-/* A node of the backend's directory as a number (`def` if it is missing). */
-static unsigned long back_ulong(struct blkfront *d, const char *key, unsigned long def)
-{
-    char path[192], value[32];
-
-    snprintf(path, sizeof(path), "%s/%s", d->back, key);
-    if (xs_read(path, value, sizeof(value)) <= 0)
-        return def;
-    return parse_ulong(value);
-}
-
-static void write_front(struct blkfront *d, xs_tx_t tx, const char *key, const char *value)
-{
-    char path[128];
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/%s", d->front, key);
-    rc = xs_write_tx(tx, path, value);
-    if (rc < 0)
-        vbd_failf(d, key, rc);
-}
-
-static void switch_state(struct blkfront *d, XenbusState state)
-{
-    char value[4];
-
-    snprintf(value, sizeof(value), "%d", state);
-    write_front(d, XS_TX_NONE, "state", value);
-}
-
-/* Wait (with a watch on the backend's state) until it is `want`. */
-static void wait_backend(struct blkfront *d, XenbusState want)
-{
-    char path[192], ev[192], token[32];
-    unsigned long state;
-
-    snprintf(path, sizeof(path), "%s/state", d->back);
-    snprintf(token, sizeof(token), "vbd%u", d->devid);
-    CHECK(xs_watch(path, token) == 0, "watch %s: %s", path, xs_last_error());
-    for (;;) {
-        state = back_ulong(d, "state", XenbusStateUnknown);
-        if (state == want)
-            break;
-        CHECK(state != XenbusStateClosing || want >= XenbusStateClosing,
-              "blkfront: vbd %u: backend is Closing (error: see dom0's log)", d->devid);
-        CHECK(xs_read_watch(ev, sizeof(ev), token, sizeof(token), 30 * SEC) == 0,
-              "blkfront: vbd %u: backend state still %lu, waiting for %d", d->devid,
-              state, want);
-    }
-    xs_unwatch(path, token);
-    while (xs_watch_pending())          /* what came for it in the meantime */
-        xs_read_watch(ev, sizeof(ev), token, sizeof(token), 0);
-}
-
 int blkfront_list(unsigned int *devids, int max)
 {
-    static char names[512];
-    const char *name = names;
-    int count, i;
-
-    CHECK(xs_init() == 0, "xs_init");
-    count = xs_directory("device/vbd", names, sizeof(names));
-    if (count < 0)
-        return 0;
-    for (i = 0; i < count && i < max; i++, name += strlen(name) + 1)
-        devids[i] = parse_ulong(name);
-    return i < count ? i : count;
+    return xenbus_front_list("vbd", devids, max);
 }
 
 static void grant_buffers(struct blkfront *d)
@@ -105,7 +27,7 @@ static void grant_buffers(struct blkfront *d)
         for (unsigned int i = 1; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
             CHECK(alloc_page() == d->buf[s] + i * PAGE_SIZE, "buffer pages not contiguous");
         for (unsigned int i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
-            grant_ref_t ref = gnttab_grant_access(d->backend_id,
+            grant_ref_t ref = gnttab_grant_access(d->xb.backend_id,
                                                   virt_to_mfn(d->buf[s] + i * PAGE_SIZE), 0);
             CHECK(ref != 0, "blkfront: out of grant references");
             d->gref[s][i] = ref;
@@ -115,7 +37,7 @@ static void grant_buffers(struct blkfront *d)
 
 static void setup_ring(struct blkfront *d)
 {
-    struct evtchn_alloc_unbound alloc = { .dom = DOMID_SELF, .remote_dom = d->backend_id };
+    struct evtchn_alloc_unbound alloc = { .dom = DOMID_SELF, .remote_dom = d->xb.backend_id };
     const unsigned int bits = sizeof(xen_ulong_t) * 8;
     long rc;
 
@@ -124,10 +46,10 @@ static void setup_ring(struct blkfront *d)
     memset(d->sring, 0, PAGE_SIZE);
     SHARED_RING_INIT(d->sring);
     FRONT_RING_INIT(&d->ring, d->sring, PAGE_SIZE);
-    d->ring_ref = gnttab_grant_access(d->backend_id, virt_to_mfn(d->sring), 0);
+    d->ring_ref = gnttab_grant_access(d->xb.backend_id, virt_to_mfn(d->sring), 0);
     CHECK(d->ring_ref != 0, "blkfront: no grant for the ring");
     rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
-    CHECK(rc == 0, "blkfront: alloc_unbound for d%u: %ld", d->backend_id, rc);
+    CHECK(rc == 0, "blkfront: alloc_unbound for d%u: %ld", d->xb.backend_id, rc);
     d->port = alloc.port;
     /* we poll it: no upcall may take its pending bit first */
     __atomic_or_fetch(&shared_info->evtchn_mask[d->port / bits],
@@ -137,19 +59,16 @@ static void setup_ring(struct blkfront *d)
 
 static void publish_ring(struct blkfront *d)
 {
-    char value[24];
     int64_t tx;
     int rc;
 
     do {
         tx = xs_transaction_start();
         CHECK(tx > 0, "blkfront: transaction_start: %s", xs_errname((int)tx));
-        snprintf(value, sizeof(value), "%u", d->ring_ref);
-        write_front(d, (xs_tx_t)tx, "ring-ref", value);
-        snprintf(value, sizeof(value), "%u", d->port);
-        write_front(d, (xs_tx_t)tx, "event-channel", value);
-        write_front(d, (xs_tx_t)tx, "protocol", XEN_IO_PROTO_ABI_NATIVE);
-        write_front(d, (xs_tx_t)tx, "feature-persistent", "1");
+        xenbus_front_write_ulong(&d->xb, (xs_tx_t)tx, "ring-ref", d->ring_ref);
+        xenbus_front_write_ulong(&d->xb, (xs_tx_t)tx, "event-channel", d->port);
+        xenbus_front_write(&d->xb, (xs_tx_t)tx, "protocol", XEN_IO_PROTO_ABI_NATIVE);
+        xenbus_front_write(&d->xb, (xs_tx_t)tx, "feature-persistent", "1");
         rc = xs_transaction_end((xs_tx_t)tx, 1);
     } while (rc == -XS_EAGAIN);
     CHECK(rc == 0, "blkfront: transaction_end: %s", xs_errname(rc));
@@ -157,38 +76,29 @@ static void publish_ring(struct blkfront *d)
 
 void blkfront_connect(struct blkfront *d, unsigned int devid)
 {
-    char path[128];
+    struct xenbus_front *x = &d->xb;
 
     CHECK(xs_init() == 0, "xs_init");
     map_shared_info();
-    if (d->devid != devid || !d->buf[0]) {
+    if (x->devid != devid || !d->buf[0]) {
         memset(d, 0, sizeof(*d));
-        d->devid = devid;
-        snprintf(d->front, sizeof(d->front), "device/vbd/%u", devid);
-        snprintf(path, sizeof(path), "%s/backend", d->front);
-        CHECK(xs_read(path, d->back, sizeof(d->back)) > 0, "blkfront: read %s", path);
-        snprintf(path, sizeof(path), "%s/backend-id", d->front);
-        {
-            char value[16];
-            CHECK(xs_read(path, value, sizeof(value)) > 0, "blkfront: read %s", path);
-            d->backend_id = (domid_t)parse_ulong(value);
-        }
+        xenbus_front_init(x, "vbd", devid);
         CHECK(gnttab_init() == 0, "gnttab_init");
         grant_buffers(d);
     }
-    wait_backend(d, XenbusStateInitWait);
+    xenbus_wait_backend(x, XenbusStateInitWait);
     setup_ring(d);
     publish_ring(d);
-    switch_state(d, XenbusStateInitialised);
-    wait_backend(d, XenbusStateConnected);
-    d->sectors = back_ulong(d, "sectors", 0);
-    d->sector_size = (unsigned int)back_ulong(d, "sector-size", 0);
-    d->info = (unsigned int)back_ulong(d, "info", 0);
-    d->feature_flush = back_ulong(d, "feature-flush-cache", 0) == 1;
-    d->feature_barrier = back_ulong(d, "feature-barrier", 0) == 1;
-    d->feature_persistent = back_ulong(d, "feature-persistent", 0) == 1;
+    xenbus_switch_state(x, XenbusStateInitialised);
+    xenbus_wait_backend(x, XenbusStateConnected);
+    d->sectors = xenbus_back_ulong(x, "sectors", 0);
+    d->sector_size = (unsigned int)xenbus_back_ulong(x, "sector-size", 0);
+    d->info = (unsigned int)xenbus_back_ulong(x, "info", 0);
+    d->feature_flush = xenbus_back_ulong(x, "feature-flush-cache", 0) == 1;
+    d->feature_barrier = xenbus_back_ulong(x, "feature-barrier", 0) == 1;
+    d->feature_persistent = xenbus_back_ulong(x, "feature-persistent", 0) == 1;
     CHECK(d->sector_size == BLKFRONT_SECTOR, "blkfront: sector-size %u", d->sector_size);
-    switch_state(d, XenbusStateConnected);
+    xenbus_switch_state(x, XenbusStateConnected);
 }
 
 void blkfront_close(struct blkfront *d)
@@ -196,15 +106,15 @@ void blkfront_close(struct blkfront *d)
     struct evtchn_close close;
 
     CHECK(d->inflight == 0, "blkfront: closing with %u requests in flight", d->inflight);
-    switch_state(d, XenbusStateClosing);
-    wait_backend(d, XenbusStateClosing);
-    switch_state(d, XenbusStateClosed);
-    wait_backend(d, XenbusStateClosed);
+    xenbus_switch_state(&d->xb, XenbusStateClosing);
+    xenbus_wait_backend(&d->xb, XenbusStateClosing);
+    xenbus_switch_state(&d->xb, XenbusStateClosed);
+    xenbus_wait_backend(&d->xb, XenbusStateClosed);
     CHECK(gnttab_end_access(d->ring_ref) == 0, "blkfront: ring grant still mapped");
     close.port = d->port;
     HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
     /* ready to start over: Initialising brings the backend back to InitWait */
-    switch_state(d, XenbusStateInitialising);
+    xenbus_switch_state(&d->xb, XenbusStateInitialising);
 }
 
 blkif_request_t *blkfront_request(struct blkfront *d, uint8_t op, unsigned int slot,
@@ -216,7 +126,7 @@ blkif_request_t *blkfront_request(struct blkfront *d, uint8_t op, unsigned int s
     d->ring.req_prod_pvt++;
     d->inflight++;
     req->operation = op;
-    req->handle = (blkif_vdev_t)d->devid;
+    req->handle = (blkif_vdev_t)d->xb.devid;
     req->id = slot;
     req->sector_number = sector;
     req->nr_segments = (uint8_t)((nsect + 7) / 8);
@@ -256,7 +166,7 @@ void blkfront_response(struct blkfront *d, blkif_response_t *rsp)
         HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
         if (!evtchn_test_and_clear(d->port) && system_time_ns() >= poll.timeout)
             failf("blkfront: vbd %u: no response in 30 s (%u in flight)",
-                  d->devid, d->inflight);
+                  d->xb.devid, d->inflight);
     }
     rmb();
     RING_COPY_RESPONSE(&d->ring, d->ring.rsp_cons, rsp);

@@ -106,4 +106,6 @@ void xenbus_wait_backend(struct xenbus_front *x, XenbusState want)
               "%s: backend state still %lu, waiting for %d", x->front, state, want);
     }
     xs_unwatch(path, token);
+    while (xs_watch_pending())          /* what came for it in the meantime */
+        xs_read_watch(ev, sizeof(ev), token, sizeof(token), 0);
 }
