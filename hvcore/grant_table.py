@@ -176,7 +176,7 @@ class HostGrantTable:
         frame = load_u32(self.shared, ref * 8 + 4)
         if not 0 <= frame < self.nr_pages:
             self.unpin(ref, readonly)
-            raise GrantError(G.GNTST_general_error, f"d{self.domid} ref {ref}: bad frame {frame:#x}")
+            raise GrantError(G.GNTST_bad_page, f"d{self.domid} ref {ref}: bad frame {frame:#x}")
         return frame
 
     def unpin(self, ref: int, readonly: bool) -> None:

@@ -25,4 +25,8 @@ grant_ref_t gnttab_grant_access(domid_t domid, unsigned long frame, int readonly
 /* Revoke: 0, or -1 while the grantee still has it mapped (the ref stays granted). */
 int gnttab_end_access(grant_ref_t ref);
 
+/* Map `dom`'s grant `ref` at `va`: the hypercall's error if it failed, else the
+ * GNTST_* status; *handle (if given) gets the handle on success. */
+long gnttab_map(grant_ref_t ref, domid_t dom, void *va, int readonly, grant_handle_t *handle);
+
 #endif /* GNTTAB_H */

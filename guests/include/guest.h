@@ -168,6 +168,8 @@ void expectf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* lib/cmdline.c */
 int cmdline_get_ulong(const char *key, unsigned long *val);
+/* The decimal number at *s (after spaces); *s moves past it. */
+unsigned long next_ulong(const char **s);
 
 /* lib/mm.c */
 static inline unsigned long pfn_to_mfn(unsigned long pfn)

@@ -94,6 +94,10 @@ static inline int xs_directory(const char *path, char *buf, size_t len)
 /* "/local/domain/<domid>" (whatever the store says) in buf; returns its length. */
 int xs_get_domain_path(unsigned int domid, char *buf, size_t len);
 
+/* Write `node` (relative to our home) and let domain `reader` read it, nobody
+ * else: 0, or -XS_Exxx. */
+int xs_write_for(const char *node, const char *value, unsigned int reader);
+
 /* Returns 0. */
 int xs_watch(const char *path, const char *token);
 int xs_unwatch(const char *path, const char *token);

@@ -29,16 +29,9 @@ static char me[16];
 /* ---- xenstore: publish a node for the peer, wait for the peer's node ---------- */
 static void publish(const char *node, const char *value)
 {
-    char path[96], perms[128], reply[64];
-    int rc, len = 0;
+    int rc = xs_write_for(node, value, (unsigned int)peer);
 
-    CHECK(xs_write(node, value) == 0, "write %s: %s", node, xs_last_error());
-    snprintf(path, sizeof(path), "/local/domain/%s/%s", me, node);
-    len += snprintf(perms + len, sizeof(perms) - len, "%s", path) + 1;
-    len += snprintf(perms + len, sizeof(perms) - len, "n%s", me) + 1;
-    len += snprintf(perms + len, sizeof(perms) - len, "r%lu", peer) + 1;
-    rc = xs_request(XS_SET_PERMS, 0, perms, len, reply, sizeof(reply));
-    CHECK(rc >= 0, "set_perms %s: %s", path, xs_errname(rc));
+    CHECK(rc == 0, "publish %s for d%lu: %s", node, peer, xs_errname(rc));
 }
 
 static void wait_peer(const char *node, const char *want, char *out, size_t len)
@@ -53,16 +46,6 @@ static void wait_peer(const char *node, const char *want, char *out, size_t len)
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
     }
     failf("timed out waiting for %s%s%s", path, want ? " = " : "", want ? want : "");
-}
-
-static unsigned long parse(const char **s)
-{
-    unsigned long v = 0;
-    while (**s == ' ')
-        (*s)++;
-    for (; **s >= '0' && **s <= '9'; (*s)++)
-        v = v * 10 + (unsigned long)(**s - '0');
-    return v;
 }
 
 /* ---- table ops every domain can try on its own ---------------------------------- */
@@ -162,15 +145,10 @@ static int fault_hook(struct trap_frame *f)
 
 static int16_t map(grant_ref_t ref, domid_t dom, void *va, int readonly, grant_handle_t *h)
 {
-    gnttab_map_grant_ref_t op = {
-        .host_addr = (unsigned long)va, .ref = ref, .dom = dom,
-        .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0),
-    };
-    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
-    CHECK(rc == 0, "map_grant_ref hypercall: %ld", rc);
-    if (h)
-        *h = op.handle;
-    return op.status;
+    long rc = gnttab_map(ref, dom, va, readonly, h);
+
+    CHECK(rc >= -128, "map_grant_ref hypercall: %ld", rc);    /* a status, not -errno */
+    return (int16_t)rc;
 }
 
 static int16_t unmap(void *va, grant_handle_t h)
@@ -190,7 +168,7 @@ static void mapper(void)
     int16_t st;
 
     wait_peer(REFS_NODE, NULL, refs, sizeof(refs));
-    grant_ref_t ra = parse(&s), rb = parse(&s), rc_ = parse(&s);
+    grant_ref_t ra = next_ulong(&s), rb = next_ulong(&s), rc_ = next_ulong(&s);
     printk("grant: found refs %lu %lu %lu from d%lu\n", (unsigned long)ra,
            (unsigned long)rb, (unsigned long)rc_, peer);
 

@@ -42,3 +42,14 @@ int cmdline_get_ulong(const char *key, unsigned long *val)
     }
     return -1;
 }
+
+unsigned long next_ulong(const char **s)
+{
+    unsigned long v = 0;
+
+    while (**s == ' ')
+        (*s)++;
+    for (; **s >= '0' && **s <= '9'; (*s)++)
+        v = v * 10 + (unsigned long)(**s - '0');
+    return v;
+}

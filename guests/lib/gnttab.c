@@ -74,3 +74,18 @@ int gnttab_end_access(grant_ref_t ref)
     ref_used[ref] = 0;
     return 0;
 }
+
+long gnttab_map(grant_ref_t ref, domid_t dom, void *va, int readonly, grant_handle_t *handle)
+{
+    gnttab_map_grant_ref_t op = {
+        .host_addr = (unsigned long)va, .ref = ref, .dom = dom,
+        .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0),
+    };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
+
+    if (rc)
+        return rc;
+    if (handle)
+        *handle = op.handle;
+    return op.status;
+}

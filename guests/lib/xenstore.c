@@ -591,6 +591,25 @@ int xs_get_domain_path(unsigned int domid, char *buf, size_t len)
     return rc;
 }
 
+int xs_write_for(const char *node, const char *value, unsigned int reader)
+{
+    char me[16], perms[160], reply[64];
+    int rc, len = 0;
+
+    rc = xs_write(node, value);
+    if (rc < 0)
+        return rc;
+    rc = xs_read("domid", me, sizeof(me));
+    if (rc < 0)
+        return rc;
+    /* SET_PERMS payload: the absolute path, the owner entry, the reader's entry */
+    len += snprintf(perms + len, sizeof(perms) - len, "/local/domain/%s/%s", me, node) + 1;
+    len += snprintf(perms + len, sizeof(perms) - len, "n%s", me) + 1;
+    len += snprintf(perms + len, sizeof(perms) - len, "r%u", reader) + 1;
+    rc = xs_request(XS_SET_PERMS, XS_TX_NONE, perms, len, reply, sizeof(reply));
+    return rc < 0 ? rc : 0;
+}
+
 int xs_watch(const char *path, const char *token)
 {
     char reply[8];

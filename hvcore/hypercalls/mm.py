@@ -132,9 +132,22 @@ def _mmu_update_one(v, ptr: int, val: int) -> int:
     return -E.ENOSYS
 
 
+def _foreign_owner_refused(v, foreigndom: int) -> int:
+    """Xen's get_pg_owner and its XSM check for a domU: DOMID_SELF is the caller;
+    its own number given explicitly is -ESRCH ("cannot specify itself as foreign
+    domain"); any other domain's pages are not ours to map (-EPERM)."""
+    owner = foreigndom & 0xFFFF
+    if owner == XEN.DOMID_SELF:
+        return 0
+    return -E.ESRCH if owner == v.domain.domid else -E.EPERM
+
+
 @hypercall(XEN.HYPERVISOR_mmu_update)
 def mmu_update(v, ureqs, count, pdone, foreigndom, *_):
     """long mmu_update(mmu_update_t *req, unsigned int count, unsigned int *done, domid_t dom)"""
+    refused = _foreign_owner_refused(v, foreigndom)
+    if refused:
+        return refused
     return _batch(v, ureqs, count, pdone, 16, "<QQ",
                   lambda ptr, val: _mmu_update_one(v, ptr, val))
 
@@ -286,6 +299,9 @@ def _mmuext(v, cmd: int, arg1: int, arg2: int) -> int:
 @hypercall(XEN.HYPERVISOR_mmuext_op)
 def mmuext_op(v, uops, count, pdone, foreigndom, *_):
     """long mmuext_op(struct mmuext_op *op, unsigned int count, unsigned int *done, domid_t dom)"""
+    refused = _foreign_owner_refused(v, foreigndom)
+    if refused:
+        return refused
     size, fmt = (24, "<I4xQQ") if v.is_64bit else (12, "<III")
     return _batch(v, uops, count, pdone, size, fmt,
                   lambda cmd, arg1, arg2: _mmuext(v, cmd, arg1, arg2))
