@@ -26,10 +26,12 @@ Handler = Callable[..., int]
 TABLE: dict[int, Handler] = {}
 NO_RESULT = object()
 
-_ARGS_64 = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_R10,
-            X.UC_X86_REG_R8)
-_ARGS_32 = (X.UC_X86_REG_EBX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_ESI,
-            X.UC_X86_REG_EDI)
+# RAX and the five arguments in one read (the 64-bit registers; 32-bit guests' values
+# are masked below)
+_CALL_REGS = {True: (X.UC_X86_REG_RAX, X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX,
+                     X.UC_X86_REG_R10, X.UC_X86_REG_R8),
+              False: (X.UC_X86_REG_RAX, X.UC_X86_REG_RBX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX,
+                      X.UC_X86_REG_RSI, X.UC_X86_REG_RDI)}
 
 FAMILIES = ("console_io", "sched_op", "xen_version", "traps", "callback", "stack",
             "iret", "mm", "memory_op", "vcpu_op", "timer", "physdev_op", "vm_assist",
@@ -78,14 +80,30 @@ def call(v: "VCPU", nr: int, args: tuple[int, ...]):
         return -E.EFAULT
 
 
+_batches: dict[bool, object] = {}
+_record_types: list = []
+
+
+def _record_type():
+    """hvcore.domain.HypercallRecord (imported once: hvcore.domain imports this package)."""
+    if not _record_types:
+        from hvcore.domain import HypercallRecord
+        _record_types.append(HypercallRecord)
+    return _record_types[0]
+
+
 def dispatch(v: "VCPU") -> None:
     """Service the hypercall the guest just made (registers per Xen's ABI)."""
-    from hvcore.domain import HypercallRecord
-    nr = v.reg(X.UC_X86_REG_RAX) & 0xFFFFFFFF
-    regs = _ARGS_64 if v.is_64bit else _ARGS_32
-    mask = (1 << 64) - 1 if v.is_64bit else 0xFFFFFFFF
-    args = tuple(v.reg(r) & mask for r in regs)
-    record = HypercallRecord(v.id, nr, XEN.hypercall_names.get(nr, f"#{nr}"), args)
+    is_64bit = v.domain.is_64bit
+    batch = _batches.get(is_64bit)
+    if batch is None:
+        from hvcore.engine import RegisterBatch
+        batch = _batches[is_64bit] = RegisterBatch(_CALL_REGS[is_64bit])
+    values = v.engine.regs(batch)
+    mask = (1 << 64) - 1 if is_64bit else 0xFFFFFFFF
+    nr = values[0] & 0xFFFFFFFF
+    args = tuple(values[1:]) if is_64bit else tuple(value & mask for value in values[1:])
+    record = _record_type()(v.id, nr, XEN.hypercall_names.get(nr, f"#{nr}"), args)
     v.domain.hypercall_log.append(record)
     v.hypercalls_made += 1
     result = call(v, nr, args)

@@ -35,9 +35,21 @@ class GuestCrash(Exception):
     """The guest can no longer run (no handler, bad kernel stack...): crash the domain."""
 
 
+_late: dict[str, object] = {}
+
+
+def _late_imports() -> tuple:
+    """emul_priv_op and the hypercall dispatcher import this module: fetch them once,
+    on the first exit (an import statement per exit costs a microsecond or two)."""
+    if not _late:
+        from hvcore.arch.x86.pv import emul_priv_op
+        from hvcore.hypercalls import dispatch
+        _late.update(emul_priv_op=emul_priv_op, dispatch=dispatch)
+    return _late["emul_priv_op"], _late["dispatch"]
+
+
 def handle_exit(v: "VCPU", exit: eng.Exit) -> None:
-    from hvcore.arch.x86.pv import emul_priv_op
-    from hvcore.hypercalls import dispatch
+    emul_priv_op, dispatch = _late_imports()
     try:
         if exit.kind == eng.EXIT_SYSCALL:
             _on_syscall(v, dispatch)
