@@ -214,7 +214,25 @@ static void attack_grants(domid_t v, grant_ref_t ref_p, grant_ref_t ref_r,
     forge(23, GTF_permit_access, self, (uint32_t)victim_mfn + (1u << 20));
     try_rc("forged entry: the victim's frame number + 4 GiB", gnttab_map(23, DOMID_SELF, spare, 1,
            NULL), GNTST_bad_page);
-    for (grant_ref_t r = 20; r <= 23; r++)
+    pgentry_t *l1e = pt_lookup(kernel_root_mfn(), (unsigned long)mine, 1);
+    forge(24, GTF_permit_access, self, virt_to_mfn((void *)((unsigned long)l1e & PAGE_MASK)));
+    try_rc("forged entry: our own L1 table, mapped writable",
+           gnttab_map(24, DOMID_SELF, spare, 0, NULL), GNTST_general_error);
+    char *data = alloc_page();
+    grant_handle_t hd = 0;
+    memset(data, 0, PAGE_SIZE);
+    forge(25, GTF_permit_access, self, virt_to_mfn(data));
+    try_rc("forged entry: a data page of ours, writable (allowed)",
+           gnttab_map(25, DOMID_SELF, spare, 0, &hd), GNTST_okay);
+    CHECK(set_page_prot(data, L1_PROT_RO) == 0, "map the data page read-only");
+    try_rc("pin it as an L1 table while grant-mapped writable",
+           mmuext1(MMUEXT_PIN_L1_TABLE, virt_to_mfn(data)), -XEN_EINVAL);
+    gnttab_unmap_grant_ref_t un = { .host_addr = (unsigned long)spare, .handle = hd };
+    CHECK(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1) == 0 &&
+          un.status == GNTST_okay, "unmap the data page");
+    try_rc("pin it once unmapped (allowed)", mmuext1(MMUEXT_PIN_L1_TABLE, virt_to_mfn(data)), 0);
+    CHECK(mmuext1(MMUEXT_UNPIN_TABLE, virt_to_mfn(data)) == 0, "unpin");
+    for (grant_ref_t r = 20; r <= 25; r++)
         gnttab_entry(r)->flags = 0;
 }
 

@@ -30,6 +30,7 @@ class ForeignMapping:
     maddr: int
     pte_paddr: int | None
     region: ForeignRegion
+    frame: int = -1             # the granter's frame behind it
 
 
 @dataclass
@@ -100,7 +101,10 @@ def map_grant(v, granter: int, ref: int, flags: int, host_addr: int) -> tuple[in
     reply = _ask(dom, {"event": "grant_map", "dom": granter, "ref": ref, "readonly": readonly})
     if reply["status"] != G.GNTST_okay:
         raise GrantError(reply["status"], reply.get("error", ""))
-    ram = _foreign_ram(dom, granter, reply)
+    ram = _foreign_ram(dom, granter, reply)         # first: it may carry the RAM's fd
+    if granter == dom.domid and not readonly and not _own_frame_writable(dom, reply["frame"]):
+        _ask(dom, {"event": "grant_unmap", "dom": granter, "ref": ref, "readonly": readonly})
+        raise GrantError(G.GNTST_general_error, f"frame {reply['frame']:#x} is a page table")
     handle = maptrack.add(None)
     maddr = FOREIGN_PHYS_BASE + handle * PAGE_SIZE
     region = ForeignRegion(maddr, ram.map, ram.base, reply["frame"] * PAGE_SIZE)
@@ -109,7 +113,8 @@ def map_grant(v, granter: int, ref: int, flags: int, host_addr: int) -> tuple[in
         engine.map_host_memory(maddr, PAGE_SIZE, region.host_addr)
     if pte is not None:
         dom.mem.write_u64(pte, _pte_value(v, maddr, flags))
-    maptrack.entries[handle] = ForeignMapping(granter, ref, readonly, maddr, pte, region)
+    maptrack.entries[handle] = ForeignMapping(granter, ref, readonly, maddr, pte, region,
+                                               reply["frame"])
     _flush_all(dom)
     return handle, maddr
 
@@ -130,6 +135,15 @@ def unmap_grant(v, handle: int, host_addr: int) -> None:
     release(dom, handle, mapping)
 
 
+def _own_frame_writable(dom, frame: int) -> bool:
+    """A writable mapping of one of our own frames through our own grant holds a
+    writable type reference, as Xen's get_page_type(PGT_writable_page) does: refused
+    while the frame is a page table, and it cannot become one while mapped."""
+    from hvcore.hypercalls.mm import page_types
+    from hvcore.arch.x86.pv.page_types import WRITABLE
+    return page_types(dom).get(frame, WRITABLE)
+
+
 def release(dom, handle: int, mapping: ForeignMapping) -> None:
     """Take the page out of this domain, then let the host drop its pin."""
     for engine in _engines(dom):
@@ -137,6 +151,9 @@ def release(dom, handle: int, mapping: ForeignMapping) -> None:
     dom.mem.remove(mapping.region)
     dom.maptrack.remove(handle)
     _flush_all(dom)
+    if mapping.granter == dom.domid and not mapping.readonly:
+        from hvcore.hypercalls.mm import page_types
+        page_types(dom).put(mapping.frame)
     if dom.host is not None:
         dom.host.ask({"event": "grant_unmap", "dom": mapping.granter, "ref": mapping.ref,
                       "readonly": mapping.readonly})
