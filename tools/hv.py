@@ -148,6 +148,8 @@ def cmd_run(args) -> int:
     from hvcore.host.progress import ENV as PROGRESS_ENV
     from tools.run_watch import RunWatch
 
+    if os.path.isdir(args.kernel):
+        raise BadInput(f"hv: {args.kernel}: is a directory, not a kernel or config file")
     if not os.path.isfile(args.kernel):
         raise BadInput(f"hv: {args.kernel}: no such file")
     if args.gdb_wait and args.gdb is None:

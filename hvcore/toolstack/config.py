@@ -51,10 +51,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from hvcore.arch.x86.pv.layout import HYPERVISOR_PHYS_BASE
+
 from .cfgparse import Atom, ListValue, Setting, Value, parse_text
 from .disk import DiskSpec, check_regular_file, parse_disk_spec
 from .errors import ConfigError, SpecError
 from .vif import VifSpec, parse_vif_spec
+
+# a PV domain's RAM ends below the hypervisor's own frames (loaders/pv_builder.py)
+PV_MEMORY_LIMIT_MIB = HYPERVISOR_PHYS_BASE >> 20
 
 __all__ = ["ConfigError", "DomainConfig", "DiskSpec", "VifSpec", "load_config",
            "parse_config", "KNOWN_KEYS", "ACTIONS", "GUEST_TYPES"]
@@ -308,6 +313,9 @@ class _Builder:
         name = self.name()
         guest_type = self.guest_type()
         memory, maxmem = self.memory()
+        if guest_type == "pv" and memory > PV_MEMORY_LIMIT_MIB:
+            raise r.error("memory", f"{memory} MiB is more than a PV domain can have here "
+                                    f"({PV_MEMORY_LIMIT_MIB} MiB)")
         vcpus, maxvcpus = self.vcpus()
         return DomainConfig(
             name=name, type=guest_type, **self.boot(guest_type),
