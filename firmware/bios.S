@@ -10,6 +10,13 @@
  * service ports (hvcore/hvm/devices/firmware_disk.py) until there is an IDE
  * controller; INT 15h E820, E801, 88h and A20; INT 16h from COM1; INT 1Ah ticks;
  * INT 11h, 12h. Everything else returns with CF set (or just returns).
+ *
+ * Multiprocessor and APIC set-up: the BSP's local APIC in virtual wire mode (enabled,
+ * LINT0 ExtINT for the 8259A, LINT1 NMI) through a flat FS (unreal mode); the MP
+ * floating pointer and configuration table (MP spec 1.4: a processor entry per vCPU,
+ * the ISA bus, the IOAPIC, its interrupt sources, LINT0/LINT1) and the ACPI RSDP, RSDT
+ * and MADT, built in this segment at POST for the number of vCPUs in CMOS 5Fh (+1).
+ * The APs are held by the hypervisor until the OS sends them INIT and STARTUP.
  */
         .code16
         .text
@@ -28,6 +35,11 @@
         .set COM1,            0x3F8
         .set STACK_TOP,       0x7000
         .set HEADS,           16
+        .set CMOS_VCPUS,      0x5F          /* number of vCPUs - 1 */
+        .set LAPIC,           0xFEE00000
+        .set IOAPIC,          0xFEC00000
+        .set IOAPIC_ID,       15            /* after the highest LAPIC ID (14) */
+        .set BIOS_BASE,       0xF0000
         .set SPT,             63
 
         .globl _start
@@ -77,6 +89,8 @@ post:
         pop     %ds
 
         call    pic_init
+        call    lapic_virtual_wire
+        call    build_tables
         mov     $0x36, %al                  /* channel 0, lo/hi, mode 3 */
         out     %al, $0x43
         xor     %al, %al
@@ -140,6 +154,154 @@ pic_init:
         out     %al, $0x21
         mov     $0xFF, %al
         out     %al, $0xA1
+        ret
+
+/* Unreal mode: FS with a 4 GiB limit (loaded in protected mode, kept back in real
+ * mode), then the BSP's LAPIC: SVR enabled (spurious vector FFh), LINT0 ExtINT,
+ * LINT1 NMI, as the MP spec's virtual wire mode. */
+lapic_virtual_wire:
+        push    %eax
+        push    %ebx
+        push    %fs
+        lgdtl   %cs:unreal_gdt_desc
+        mov     %cr0, %eax
+        or      $1, %al
+        mov     %eax, %cr0
+        jmp     1f
+1:      mov     $8, %bx
+        mov     %bx, %fs
+        and     $0xFE, %al
+        mov     %eax, %cr0
+        jmp     2f
+2:      xor     %bx, %bx
+        mov     %bx, %fs                    /* base 0, the 4 GiB limit stays */
+        mov     $LAPIC, %ebx
+        movl    $0x1FF, %fs:0xF0(%ebx)
+        movl    $0x700, %fs:0x350(%ebx)
+        movl    $0x400, %fs:0x360(%ebx)
+        pop     %fs
+        pop     %ebx
+        pop     %eax
+        ret
+
+/* The MP configuration table and the MADT for this many vCPUs, and every checksum. */
+build_tables:
+        pushal
+        push    %ds
+        push    %es
+        mov     %cs, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     $CMOS_VCPUS, %al
+        call    cmos_read
+        movzbw  %al, %dx
+        inc     %dx                         /* DX = vCPUs */
+        cmp     $15, %dx
+        jbe     1f
+        mov     $15, %dx
+1:
+        /* MP configuration table: header, processors, then the fixed tail */
+        mov     $mp_config, %di
+        mov     $mp_header_tpl, %si
+        mov     $44, %cx
+        rep movsb
+        xor     %bx, %bx
+2:      mov     $0, %al                     /* processor entry */
+        stosb
+        mov     %bl, %al                    /* LAPIC ID */
+        stosb
+        mov     $0x14, %al                  /* LAPIC version */
+        stosb
+        mov     $1, %al                     /* enabled; the BSP is ID 0 */
+        test    %bx, %bx
+        jnz     3f
+        or      $2, %al
+3:      stosb
+        mov     $0x0663, %eax               /* family 6 signature */
+        stosl
+        mov     $0x0201, %eax               /* FPU, APIC */
+        stosl
+        xor     %eax, %eax
+        stosl
+        stosl
+        inc     %bx
+        cmp     %dx, %bx
+        jb      2b
+        mov     $mp_tail_tpl, %si
+        mov     $mp_tail_end - mp_tail_tpl, %cx
+        rep movsb
+        mov     %di, %ax
+        sub     $mp_config, %ax
+        mov     %ax, mp_config + 4          /* base table length */
+        mov     %dx, %ax
+        add     $MP_TAIL_ENTRIES, %ax
+        mov     %ax, mp_config + 34         /* entry count */
+        mov     $mp_config, %si
+        mov     mp_config + 4, %cx
+        mov     $7, %bx
+        call    checksum
+        mov     $mp_floating, %si
+        mov     $16, %cx
+        mov     $10, %bx
+        call    checksum
+
+        /* MADT: header, a local APIC per vCPU, then the fixed tail */
+        mov     $madt, %di
+        mov     $madt_header_tpl, %si
+        mov     $44, %cx
+        rep movsb
+        xor     %bx, %bx
+4:      mov     $0, %al                     /* processor local APIC */
+        stosb
+        mov     $8, %al
+        stosb
+        mov     %bl, %al                    /* ACPI processor UID */
+        stosb
+        stosb                               /* APIC ID */
+        mov     $1, %eax                    /* enabled */
+        stosl
+        inc     %bx
+        cmp     %dx, %bx
+        jb      4b
+        mov     $madt_tail_tpl, %si
+        mov     $madt_tail_end - madt_tail_tpl, %cx
+        rep movsb
+        mov     %di, %ax
+        sub     $madt, %ax
+        movzwl  %ax, %eax
+        mov     %eax, madt + 4
+        mov     $madt, %si
+        mov     %ax, %cx
+        mov     $9, %bx
+        call    checksum
+        mov     $rsdt, %si
+        mov     $rsdt_end - rsdt, %cx
+        mov     $9, %bx
+        call    checksum
+        mov     $rsdp, %si
+        mov     $20, %cx
+        mov     $8, %bx
+        call    checksum
+        pop     %es
+        pop     %ds
+        popal
+        ret
+
+/* DS:SI = table, CX = its length, BX = offset of its checksum byte: make it sum to 0 */
+checksum:
+        push    %ax
+        push    %cx
+        push    %si
+        movb    $0, (%bx, %si)
+        xor     %al, %al
+1:      add     (%si), %al
+        inc     %si
+        loop    1b
+        pop     %si
+        neg     %al
+        mov     %al, (%bx, %si)
+        pop     %cx
+        pop     %ax
         ret
 
 /* print the NUL-terminated string at CS:SI to the console */
@@ -686,6 +848,117 @@ e820_map:
         .long 2
         .quad 0x00100000, 0
         .long 1
+
+/* ---- unreal mode GDT: null, flat 4 GiB data ------------------------------------------ */
+        .p2align 3
+unreal_gdt:
+        .quad   0
+        .quad   0x00CF92000000FFFF
+unreal_gdt_desc:
+        .word   15
+        .long   BIOS_BASE + unreal_gdt
+
+/* ---- MP spec 1.4 tables ---------------------------------------------------------------- */
+        .p2align 4
+mp_floating:
+        .ascii  "_MP_"
+        .long   BIOS_BASE + mp_config       /* the configuration table */
+        .byte   1, 4, 0                     /* 16 bytes, spec 1.4, checksum */
+        .byte   0, 0, 0, 0, 0               /* a table is present; no IMCR */
+
+mp_header_tpl:
+        .ascii  "PCMP"
+        .word   0                           /* base table length (POST) */
+        .byte   4, 0                        /* spec 1.4, checksum (POST) */
+        .ascii  "HVCORE  "
+        .ascii  "HVM PC      "
+        .long   0                           /* no OEM table */
+        .word   0, 0                        /* OEM table size, entry count (POST) */
+        .long   LAPIC
+        .word   0                           /* extended table length */
+        .byte   0, 0
+
+        .macro  MP_BUS id, name
+        .byte   1, \id
+        .ascii  "\name"
+        .endm
+        .macro  MP_IRQ type, irq, pin
+        .byte   3, \type
+        .word   0                           /* conforms to the bus */
+        .byte   0, \irq, IOAPIC_ID, \pin
+        .endm
+        .set    MP_TAIL_ENTRIES, 20
+mp_tail_tpl:
+        MP_BUS  0, "ISA   "
+        .byte   2, IOAPIC_ID, 0x11, 1       /* IOAPIC: version 11h, enabled */
+        .long   IOAPIC
+        MP_IRQ  3, 0, 0                     /* ExtINT: the 8259A on pin 0 */
+        MP_IRQ  0, 0, 2                     /* the 8254 on pin 2 */
+        MP_IRQ  0, 1, 1
+        MP_IRQ  0, 3, 3
+        MP_IRQ  0, 4, 4
+        MP_IRQ  0, 5, 5
+        MP_IRQ  0, 6, 6
+        MP_IRQ  0, 7, 7
+        MP_IRQ  0, 8, 8
+        MP_IRQ  0, 9, 9
+        MP_IRQ  0, 10, 10
+        MP_IRQ  0, 11, 11
+        MP_IRQ  0, 12, 12
+        MP_IRQ  0, 13, 13
+        MP_IRQ  0, 14, 14
+        MP_IRQ  0, 15, 15
+        .byte   4, 3, 0, 0, 0, 0, 0xFF, 0   /* local: ExtINT to LINT0 of every APIC */
+        .byte   4, 1, 0, 0, 0, 0, 0xFF, 1   /* local: NMI to LINT1 */
+mp_tail_end:
+
+        .p2align 2
+mp_config:
+        .space  44 + 20 * 15 + (mp_tail_end - mp_tail_tpl)
+
+/* ---- ACPI: RSDP, RSDT, MADT ---------------------------------------------------------- */
+        .p2align 4
+rsdp:
+        .ascii  "RSD PTR "
+        .byte   0                           /* checksum (POST) */
+        .ascii  "HVCORE"
+        .byte   0                           /* revision 0: ACPI 1.0 */
+        .long   BIOS_BASE + rsdt
+
+        .macro  ACPI_HEADER sig, length, revision
+        .ascii  "\sig"
+        .long   \length
+        .byte   \revision, 0
+        .ascii  "HVCORE"
+        .ascii  "HVMPC   "
+        .long   1
+        .ascii  "HVCR"
+        .long   1
+        .endm
+        .p2align 2
+rsdt:
+        ACPI_HEADER "RSDT", (rsdt_end-rsdt), 1
+        .long   BIOS_BASE + madt
+rsdt_end:
+
+madt_header_tpl:
+        ACPI_HEADER "APIC", 0, 1
+        .long   LAPIC
+        .long   1                           /* PC-AT compatible 8259A pair present */
+madt_tail_tpl:
+        .byte   1, 12, IOAPIC_ID, 0         /* IOAPIC, GSI base 0 */
+        .long   IOAPIC, 0
+        .byte   2, 10, 0, 0                 /* override: ISA IRQ 0 is GSI 2 */
+        .long   2
+        .word   0
+        .byte   4, 6, 0xFF                  /* local APIC NMI: every processor, LINT1 */
+        .word   0
+        .byte   1
+madt_tail_end:
+
+        .p2align 2
+madt:
+        .space  44 + 8 * 15 + (madt_tail_end - madt_tail_tpl)
 
 banner:       .asciz "hvcore BIOS\r\n"
 boot_msg:     .asciz "Booting from disk 80h\r\n"

@@ -1,5 +1,7 @@
 """An HVM domain: guest RAM from address 0, the firmware in its top 64 KiB below 1 MiB,
-the PC devices, one vCPU that starts at the reset vector.
+the PC devices, its vCPUs (the BSP starts at the reset vector, the APs wait for
+INIT/STARTUP), a local APIC per vCPU (FEE00000 in each vCPU's own engine) and the
+IOAPIC (FEC00000, one page seen by every engine).
 
 Memory map (what the firmware reports through E820): RAM 0-0x9FC00, the EBDA
 0x9FC00-0xA0000, the legacy video and ROM area 0xA0000-0x100000 (guest RAM here too:
@@ -16,10 +18,13 @@ from typing import Callable
 
 from hvcore import engine as eng
 from hvcore.arch.x86.hvm.vcpu import HvmVcpu
+from hvcore.hvm.apic_bus import ApicBus
 from hvcore.hvm.devices.cmos import Cmos
 from hvcore.hvm.devices.debug_console import DebugConsole
 from hvcore.hvm.devices.debug_exit import DebugExit
 from hvcore.hvm.devices.firmware_disk import SECTOR, FirmwareDisk
+from hvcore.hvm.devices.ioapic import IoApic
+from hvcore.hvm.devices.lapic import TCCR, LocalApic
 from hvcore.hvm.devices.pic import Pic8259Pair
 from hvcore.hvm.devices.pit import Pit8254
 from hvcore.hvm.devices.uart import Uart16550
@@ -29,6 +34,9 @@ from hvcore.memory import MemoryRegion, PhysicalMemory
 FIRMWARE_BASE = 0xF0000
 FIRMWARE_SIZE = 0x10000
 MIB = 1 << 20
+MAX_VCPUS = 15                 # APIC IDs 0..14; the IOAPIC takes the next ID
+IOAPIC_ID = MAX_VCPUS         # the firmware's MP table and MADT say so
+CMOS_VCPUS = 0x5F              # CMOS byte: number of vCPUs - 1 (the firmware's tables)
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FIRMWARE = ROOT / "firmware" / "build" / "bios.bin"
 
@@ -58,6 +66,8 @@ class HvmDomain:
     inbox_drained: threading.Event = field(default_factory=threading.Event)
     debugger: object = None
     disk_fd: int = -1
+    apic_bus: ApicBus | None = None
+    ioapic: IoApic | None = None
 
     @property
     def nr_pages(self) -> int:
@@ -90,6 +100,15 @@ class HvmDomain:
             return
         self.crash_vcpu(vcpu, f"triple fault ({why})")
 
+    def put_pages_right(self) -> None:
+        """Device pages a guest store landed on as written (a read-only register, a
+        reserved bit): show what the device says before the guest runs again."""
+        for v in self.vcpus:
+            if v.lapic is not None and v.lapic.dirty:
+                v.lapic.publish()
+        if self.ioapic is not None and self.ioapic.dirty:
+            self.ioapic._show()
+
     def debug_exit(self, code: int) -> None:
         self.exit_code = code
         self.shutdown("poweroff")
@@ -114,24 +133,41 @@ class HvmDomain:
 
 def build_hvm_domain(domid: int, name: str, memory_mib: int, disk: str | None,
                      console_write: Callable[[bytes], None], firmware: Path = DEFAULT_FIRMWARE,
-                     disk_readonly: bool = False, on_crash: str = "destroy") -> HvmDomain:
+                     disk_readonly: bool = False, on_crash: str = "destroy",
+                     vcpus: int = 1) -> HvmDomain:
     if memory_mib < 2:
         raise HvmBuildError(f"an HVM guest needs at least 2 MiB (memory = {memory_mib})")
+    if not 1 <= vcpus <= MAX_VCPUS:
+        raise HvmBuildError(f"an HVM guest has 1 to {MAX_VCPUS} vCPUs (vcpus = {vcpus})")
     image = _read_firmware(firmware)
     mem = PhysicalMemory()
     ram = mem.add(MemoryRegion(f"hv-d{domid}-ram", 0, memory_mib * MIB))
     dom = HvmDomain(domid, name, ram, mem, console_write, on_crash=on_crash)
     mem.write(FIRMWARE_BASE + FIRMWARE_SIZE - len(image), image)
-    _attach_devices(dom, memory_mib * MIB)
+    _attach_devices(dom, memory_mib * MIB, vcpus)
     if disk is not None:
         _attach_disk(dom, disk, disk_readonly)
-    engine = eng.Engine()
-    engine.map_host_memory(0, ram.size, ram.host_addr)
-    vcpu = HvmVcpu(dom, 0, engine)
-    vcpu.reset()
-    dom.vcpus.append(vcpu)
+    for index in range(vcpus):
+        _add_vcpu(dom, index)
     dom.irqs.on_raise = lambda: [v.engine.kick() for v in dom.vcpus if v.in_guest]
     return dom
+
+
+def _add_vcpu(dom: HvmDomain, index: int) -> HvmVcpu:
+    """A vCPU with its own engine: RAM, its local APIC's page, the IOAPIC's page."""
+    engine = eng.Engine()
+    engine.map_host_memory(0, dom.ram.size, dom.ram.host_addr)
+    vcpu = HvmVcpu(dom, index, engine)
+    lapic = LocalApic(apic_id=index, bus=dom.apic_bus)
+    dom.apic_bus.add(lapic)
+    dom.io.attach(lapic)                          # its timer's deadline and tick
+    vcpu.attach_lapic(lapic)
+    lapic.page.map_into(engine, lapic.mmio_write, on_read=(TCCR, lapic.refresh_count))
+    dom.ioapic.page.map_into(engine, dom.ioapic.mmio_write)
+    vcpu.reset()
+    vcpu.waiting_for_sipi = index != 0
+    dom.vcpus.append(vcpu)
+    return vcpu
 
 
 def _read_firmware(path: Path) -> bytes:
@@ -144,11 +180,18 @@ def _read_firmware(path: Path) -> bytes:
     return image
 
 
-def _attach_devices(dom: HvmDomain, memory_bytes: int) -> None:
+def _attach_devices(dom: HvmDomain, memory_bytes: int, vcpus: int) -> None:
     dom.irqs.connect(dom.interrupts)
     dom.io.attach(dom.interrupts)
+    dom.apic_bus = ApicBus(pic=dom.interrupts,
+                           on_init=lambda i: dom.vcpus[i].init(),
+                           on_startup=lambda i, vector: dom.vcpus[i].startup(vector))
+    dom.ioapic = IoApic(dom.apic_bus, apic_id=IOAPIC_ID)
+    dom.ioapic.wake = lambda: [v.wake() for v in dom.vcpus]
+    dom.irqs.connect(dom.ioapic)
     dom.io.attach(Pit8254(raise_irq=dom.irqs.pulse))
-    dom.io.attach(Cmos(memory_bytes=memory_bytes))
+    cmos = dom.io.attach(Cmos(memory_bytes=memory_bytes))
+    cmos.ram[CMOS_VCPUS] = vcpus - 1
     dom.uart = dom.io.attach(Uart16550(console=dom.console, set_irq=dom.irqs.set))
     dom.io.attach(DebugConsole(dom.console))
     dom.io.attach(DebugExit(dom.debug_exit))

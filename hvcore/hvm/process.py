@@ -23,6 +23,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--domid", type=int, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--memory", type=int, default=64)
+    parser.add_argument("--vcpus", type=int, default=1)
     parser.add_argument("--disk", default=None)
     parser.add_argument("--disk-readonly", action="store_true")
     parser.add_argument("--on-crash", default="destroy")
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dom = build_hvm_domain(args.domid, args.name, args.memory, args.disk, console_write,
                                firmware=args.firmware or DEFAULT_FIRMWARE,
-                               disk_readonly=args.disk_readonly, on_crash=args.on_crash)
+                               disk_readonly=args.disk_readonly, on_crash=args.on_crash,
+                               vcpus=args.vcpus)
     except HvmBuildError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2

@@ -14,11 +14,13 @@ from unicorn import x86_const as X
 
 from hvcore import engine as eng
 from hvcore.arch.x86.hvm import delivery, halt
+from hvcore.arch.x86.hvm.cpuid import hvm_leaf
 from hvcore.arch.x86.hvm.cpu_state import CS, CpuState
 from hvcore.arch.x86.hvm.delivery import Event, TripleFault
 from hvcore.arch.x86.hvm.guest_memory import LinearMemory
 
 if TYPE_CHECKING:
+    from hvcore.hvm.devices.lapic import LocalApic
     from hvcore.hvm.domain import HvmDomain
 
 RF_IF = 1 << 9
@@ -27,7 +29,8 @@ CR0_PG = 1 << 31
 
 
 class InterruptController(Protocol):
-    """What the vCPU asks of the platform's interrupt controller (the PIC today)."""
+    """What the vCPU asks of its interrupt controller (its local APIC, which passes the
+    8259A's requests on through LINT0 in ExtINT mode)."""
     def intr_pending(self) -> bool: ...
     def acknowledge(self) -> int: ...
 
@@ -44,16 +47,57 @@ class HvmVcpu:
         self.hypercalls_made = 0
         self.interrupts_taken = 0
         self.in_guest = False         # inside engine.run: a raised IRQ must kick us
+        self.waiting_for_sipi = False  # an AP after INIT (or power-on), until STARTUP
+        self.lapic: "LocalApic | None" = None
+        self.interrupts: InterruptController = domain.interrupts
         engine.set_io_handlers(self._io_in, self._io_out)
         # The error code and `int N` flag, read while the engine raises the exception:
         # it may overwrite them on its way out of emu_start (as it does CR2).
         self._raised: tuple[int, bool] = (0, False)
         from unicorn import UC_HOOK_INTR
         engine.uc.hook_add(UC_HOOK_INTR, engine._guarded(self._on_exception))
+        engine.add_inline_insn_hook(X.UC_X86_INS_CPUID, self._cpuid)
 
     def reset(self, cs: int = 0xF000, ip: int = 0xFFF0) -> None:
         self.state.reset(cs, ip)
         self.halted = False
+
+    def attach_lapic(self, lapic: "LocalApic") -> None:
+        self.lapic = lapic
+        self.interrupts = lapic
+        lapic.wake = self.wake
+
+    def wake(self) -> None:
+        """Something for this vCPU (an interrupt, a register to put right): stop it at
+        its next block if it is running; the run loop looks again."""
+        if self.in_guest:
+            self.engine.kick()
+
+    def init(self) -> None:
+        """INIT: the local APIC and the CPU to their reset state; an AP then waits for
+        STARTUP (the BSP's INIT goes through the reset vector again)."""
+        if self.lapic is not None:
+            self.lapic.reset()
+        self.reset()
+        self.waiting_for_sipi = self.id != 0
+        self.engine.kick()
+
+    def startup(self, vector: int) -> None:
+        """STARTUP: an AP waiting for it starts in real mode at vector << 12
+        (CS = vector << 8, IP = 0); otherwise it is ignored."""
+        if not self.waiting_for_sipi:
+            return
+        self.reset(cs=vector << 8, ip=0)
+        self.waiting_for_sipi = False
+
+    def _cpuid(self) -> None:
+        e = self.engine
+        apic_id = self.lapic.apic_id if self.lapic is not None else self.id
+        regs = hvm_leaf(apic_id, e.reg(X.UC_X86_REG_EAX) & 0xFFFFFFFF,
+                        e.reg(X.UC_X86_REG_ECX) & 0xFFFFFFFF)
+        for reg, value in zip((X.UC_X86_REG_RAX, X.UC_X86_REG_RBX, X.UC_X86_REG_RCX,
+                               X.UC_X86_REG_RDX), regs):
+            e.set_reg(reg, value)
 
     @property
     def rip(self) -> int:
@@ -66,17 +110,22 @@ class HvmVcpu:
     # ---- scheduling -------------------------------------------------------------------
     def runnable(self) -> bool:
         """Runs unless halted; a halted vCPU wakes for an interrupt it can take."""
-        if not self.domain.running:
+        if not self.domain.running or self.waiting_for_sipi:
             return False
-        if self.halted and self.interrupts_enabled and self.domain.interrupts.intr_pending():
+        if self.halted and (self._nmi_pending() or (
+                self.interrupts_enabled and self.interrupts.intr_pending())):
             self.halted = False
         return not self.halted
+
+    def _nmi_pending(self) -> bool:
+        return self.lapic is not None and self.lapic.nmi_pending
 
     def run_slice(self, slice_us: int) -> None:
         with self.engine.time_slice(slice_us):
             while self.domain.running and not self.halted:
                 if not self._inject_interrupt():
                     return
+                self.domain.put_pages_right()
                 self.in_guest = True
                 self.engine.stop_address = self._until()
                 exit = self.engine.run(self.rip)
@@ -112,7 +161,10 @@ class HvmVcpu:
     def _inject_interrupt(self) -> bool:
         """Take a pending external interrupt if the CPU would now. False: the domain
         stopped (triple fault)."""
-        pic = self.domain.interrupts
+        if self._nmi_pending():
+            self.lapic.nmi_pending = False
+            return self.deliver(Event(delivery.NMI, external=True))
+        pic = self.interrupts
         if not pic.intr_pending() or not self.interrupts_enabled:
             return True
         if self.state.interrupt_shadow:
