@@ -37,7 +37,7 @@ def test_hypercalls_match_the_run_and_end_with_shutdown(guests, tmp_path, abi):
     assert len(calls) == made
     names = collections.Counter(trace_name(e) for e in calls)
     assert names["console_io"] > 0
-    assert trace_name(calls[-1]) == "sched_op" and calls[-1].fields[4] == 2   # SCHEDOP_shutdown
+    assert trace_name(calls[-1]) == "sched_op" and calls[-1].fields[3] == 2   # SCHEDOP_shutdown
     assert not [e for e in events(trace, fmt.TRAP) if e.fields[1] == 0x82]  # int 0x82: hypercalls
     assert [e.info["reason"] for e in events(trace, fmt.END)] == ["poweroff"]
     assert all(e.fields[1] > 0 for e in calls)                           # durations measured

@@ -15,7 +15,7 @@ def write_sample(path) -> None:
     w = writer.TraceWriter(str(path))
     w.add(fmt.json_record(fmt.DOMAIN, 3, 1000, {"name": "x", "vcpus": 2}))
     w.add(fmt.HYPERCALL_RECORD.pack(fmt.HYPERCALL, 1, 3, fmt.HYPERCALL_BODY.size, 2000,
-                                    29, 1500, -22, 0xFFFF800000001000, 1, 2, 3, 4, 5))
+                                    29, 1500, -22, 0xFFFF800000001000, 2, 3, 4, 5))
     w.add(fmt.code_record(3, 2500, 0, 0x1000, b"\x90", "nop", "main"))
     w.add(fmt.ids_record(fmt.INSN, 0, 3, 2500, b"\0\0\0\0" * 3))
     w.close()
@@ -31,7 +31,7 @@ def test_records_round_trip(tmp_path):
     assert trace.domains[3]["vcpus"] == 2
     call = got[1]
     assert (call.domid, call.vcpu, call.t_ns) == (3, 1, 2000)
-    assert call.fields == (29, 1500, -22, 0xFFFF800000001000, 1, 2, 3, 4, 5)
+    assert call.fields == (29, 1500, -22, 0xFFFF800000001000, 2, 3, 4, 5)
     assert got[2].code.text == "nop" and got[2].code.symbol == "main" and got[2].code.data == b"\x90"
 
 

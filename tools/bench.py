@@ -26,6 +26,8 @@ Rows:
 - trap / hypercall / bounce round trips (guests/kernels/bench_ops.c).
 - engine floor: what one exit to Python and re-entry cost on a bare engine, with and
   without the `timeout=` argument the run loop uses; no target, for reading the rest.
+- trace: the cost of `hv run --trace` (instructions/s traced, CPU added by tracing
+         hypercalls and events); tools/bench_trace.py.
 
 The bench kernels are not in guests/Makefile's KERNELS list; they are built here with
 `make -C guests KERNELS="bench_loop bench_ops"` (incremental).
@@ -50,6 +52,19 @@ ROOT = Path(__file__).resolve().parent.parent
 GUEST_BUILD = ROOT / "guests" / "build"
 BENCH_KERNELS = ("bench_loop", "bench_ops", "pingpong", "bench_console", "netfront", "blkfront")
 DOC = ROOT / "docs" / "benchmarks.md"
+# the "What runs" entry of the trace rows (tools/bench_trace.py)
+TRACE_TEXT = (
+    '- **Traces** (`hv run --trace`, docs/trace-format.md; tools/bench_trace.py): '
+    '`trace:insn` runs bench_loop with every instruction traced (the C hook of '
+    'hvcore/native/trace.c, ids written to a file in /tmp) and counts guest instructions '
+    'per second from two iteration counts. `trace:hcall` is the worst case for '
+    "hypercall/event tracing: bench_ops' `xenver` loop does nothing but the cheapest "
+    'hypercall, each one recorded with `--trace all`; `trace:boot` is a real boot, '
+    "Debian's PV GRUB to its prompt under `hv run` with and without `--trace all`. Both "
+    'compare untraced and traced runs back to back (taking turns at going first) in CPU '
+    "time (the domain thread's for hcall, `hv run` and its domain process's for boot), "
+    'which other work on the machine disturbs less than wall time; the figure is the CPU '
+    'tracing adds, in percent.')
 
 GUEST_MEMORY_MIB = 16
 GUEST_TIMEOUT_S = 300.0
@@ -150,14 +165,17 @@ class Guest:
         except (LoaderError, OSError) as err:
             raise BenchError(f"cannot load {self.path}: {err}")
 
-    def run(self, cmdline: str) -> tuple[float, str]:
-        """Build a fresh domain, time run_domain to poweroff; (seconds, console text)."""
+    def run(self, cmdline: str, prepare=None) -> tuple[float, str]:
+        """Build a fresh domain, time run_domain to poweroff; (seconds, console text).
+        `prepare(dom)` runs before the clock starts (e.g. to give it a tracer)."""
         from hvcore.scheduler import run_domain
         from loaders.pv_builder import build_pv_domain
         out = bytearray()
         dom = build_pv_domain(self.image, GUEST_MEMORY_MIB, cmdline, domid=1, name="bench",
                               console_write=out.extend)
         try:
+            if prepare is not None:
+                prepare(dom)
             gc.collect()
             deadline = time.monotonic() + GUEST_TIMEOUT_S
             t0 = time.perf_counter()
@@ -165,6 +183,8 @@ class Guest:
             elapsed = time.perf_counter() - t0
             report = dom.crash_report
         finally:
+            if dom.tracer is not None:
+                dom.tracer.close(dom.shutdown_reason or "?")
             dom.destroy()
         text = out.decode(errors="replace")
         if reason != "poweroff" or f"{self.kernel}: PASS" not in text:
@@ -765,6 +785,7 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " in requests of 11 segments (44 KiB), with 32 requests in flight and with 1, timed"
         " by the guest's own clock; persistent grants, blkback in `hv run`'s process reading"
         " and writing the file straight into the granted pages (preadv/pwritev).",
+        TRACE_TEXT,
         f"- Guests get {GUEST_MEMORY_MIB} MiB; a fresh domain (and engine) per run.",
         "",
         "## Machine",
@@ -779,6 +800,24 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         "",
     ]
     path.write_text("\n".join(lines))
+
+
+def _trace_rows(s: Settings, log) -> list[Row]:
+    """The cost of tracing (tools/bench_trace.py)."""
+    from tools.bench_trace import (bench_trace_boot, bench_trace_hypercalls, bench_trace_insn,
+                                   trace_rows)
+    from tools.pty_session import SessionError
+    out = []
+    for fn, placeholder in zip((bench_trace_insn, bench_trace_hypercalls, bench_trace_boot),
+                               trace_rows()):
+        log(placeholder.key)
+        try:
+            out.append(fn(s, log))
+        except (BenchError, SessionError, OSError, subprocess.CalledProcessError) as err:
+            placeholder.error = str(err)
+            out.append(placeholder)
+            log(f"  FAILED: {err}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -859,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  FAILED: {err}")
     log("grub boot pv64, pv32")
     rows.extend(bench_boot_rows(settings, log))
+    rows.extend(_trace_rows(settings, log))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
                 Row(f"floor:{timeout}", "reference: bare engine exit + re-entry", "-", "us"))

@@ -14,14 +14,15 @@ GRUB_BOOT_TARGET_S = 3.0
 PROMPT = "grub>"
 
 
-def grub_boot_seconds(abi: str, disk: Path, timeout: float = 60) -> float:
-    """One boot: seconds until the prompt appears; GRUB is then halted."""
+def grub_boot_seconds(abi: str, disk: Path, timeout: float = 60, *hv_args: str) -> float:
+    """One boot: seconds until the prompt appears; GRUB is then halted. `hv_args` go
+    to `hv run` (e.g. --trace)."""
     from tools.pty_session import Terminal
     cfg = disk.with_name(f"grub-{abi}.cfg")
     cfg.write_text(f'name = "grub-boot"\nkernel = "{GRUB[abi]}"\nmemory = 64\n'
                    f"disk = ['{disk},raw,xvda,r']\n")
     start = time.perf_counter()
-    term = Terminal(str(cfg))
+    term = Terminal(str(cfg), *hv_args)
     try:
         term.expect(PROMPT, timeout)
         elapsed = time.perf_counter() - start

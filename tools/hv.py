@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("-c", dest="console", action="store_true",
                         help="attach to the console once created")
     create.add_argument("-p", dest="paused", action="store_true", help="leave it paused")
+    add_run_options(create)      # several domains may trace into one file (@DOMAIN filters)
     lister = sub.add_parser("list", help="list domains (xl's columns)")
     lister.add_argument("-l", dest="long", action="store_true", help="JSON, one object per domain")
     for name, text in (("console", "attach to a domain's console (Ctrl-] detaches)"),
@@ -380,7 +381,9 @@ def _host_command(args, client) -> int:
         return 0
     if cmd == "create":
         path = os.path.abspath(args.config)
-        reply = client.request("create", start=True, config=path, overrides=args.overrides)
+        trace = _trace_request(args, path, hvm=False, append=True)
+        reply = client.request("create", start=True, config=path, overrides=args.overrides,
+                               trace=trace)
         if args.paused:
             client.request("pause", dom=reply["domid"])
         sys.stderr.write(f"hv: created d{reply['domid']} ({reply['name']})\n")
@@ -534,15 +537,16 @@ def _console(client, dom) -> int:
     return 0
 
 
-def _trace_request(args, kernel: str, hvm: bool) -> tuple[str, str] | None:
-    """--trace SPEC --trace-out FILE checked, and the file created (hvcore/trace/cli.py)."""
+def _trace_request(args, kernel: str, hvm: bool, append: bool = False) -> tuple[str, str] | None:
+    """--trace SPEC --trace-out FILE checked, and the file created (hvcore/trace/cli.py);
+    `append` (hv create): an existing trace file is added to."""
     from hvcore.trace.cli import TraceInputError, prepare_run
     if hvm and args.trace is not None:
-        raise BadInput("hv run: --trace: PV guests only, for now")
+        raise BadInput(f"hv {args.command}: --trace: PV guests only, for now")
     try:
-        return prepare_run(args.trace, args.trace_out, kernel)
+        return prepare_run(args.trace, args.trace_out, kernel, append)
     except TraceInputError as err:
-        raise BadInput(f"hv run: {err}")
+        raise BadInput(f"hv {args.command}: {err}")
 
 
 def cmd_trace(args) -> int:

@@ -302,13 +302,14 @@ class Host:
             return {"ok": False, "error": f"a domain named {cfg.name!r} already exists"}
         if cfg.type != "pv":
             return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv only)"}
-        return self._start(cfg)
+        trace = req.get("trace")          # [SPEC, FILE]: hv create --trace (file made by hv)
+        return self._start(cfg, tuple(trace) if trace else None)
 
-    def _start(self, cfg) -> dict:
+    def _start(self, cfg, trace: tuple[str, str] | None = None) -> dict:
         domid = self.next_domid
         try:
             dp = spawn_domain(str(cfg.kernel), domid, cfg.name, cfg.memory, cfg.cmdline or "",
-                              vcpus=cfg.vcpus)
+                              vcpus=cfg.vcpus, trace=trace)
         except DomainStartError as err:
             return {"ok": False, "error": str(err)}
         self.next_domid += 1

@@ -3,14 +3,12 @@ create the file) and `hv trace show|summary|timeline FILE`."""
 from __future__ import annotations
 
 import argparse
-import datetime
+import os
 import sys
 import time
 
-from hvcore.trace import format as fmt
-from hvcore.trace import show, summary, timeline, writer
-from hvcore.trace.reader import TraceFile
-from hvcore.trace.spec import KINDS, SpecError, parse
+# The readers (and what they import) are loaded by the commands that use them: `hv`
+# builds its parser with this module on every start.
 
 
 class TraceInputError(Exception):
@@ -36,24 +34,35 @@ def add_trace_command(sub) -> None:
                        help="show: at most N events")
 
 
-def prepare_run(spec_text: str | None, out_path: str | None, kernel: str) -> tuple[str, str] | None:
-    """(SPEC, FILE) for the domain process, the file created with its header."""
+def prepare_run(spec_text: str | None, out_path: str | None, kernel: str,
+                append: bool = False) -> tuple[str, str] | None:
+    """(SPEC, FILE) for the domain process, the file created with its header; with
+    `append` (hv create), a trace file that exists already is added to."""
     if spec_text is None and out_path is None:
         return None
     if spec_text is None or out_path is None:
         raise TraceInputError("--trace and --trace-out go together")
+    import datetime
+
+    from hvcore.trace.spec import SpecError, parse
     try:
         parse(spec_text)
     except SpecError as err:
         raise TraceInputError(f"--trace: {err}") from None
+    from hvcore.trace import writer
     meta = {"t0_ns": time.monotonic_ns(), "clock": "CLOCK_MONOTONIC",
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "spec": spec_text, "kernel": kernel}
     try:
-        writer.create(out_path, meta)
+        if append and os.path.exists(out_path):
+            _open(out_path)                  # a trace file, or a one-line error
+        else:
+            writer.create(out_path, meta)
     except OSError as err:
         raise TraceInputError(f"--trace-out {out_path}: {err.strerror}") from None
-    return spec_text, out_path
+    except TraceInputError as err:
+        raise TraceInputError(f"--trace-out: {err}") from None
+    return spec_text, os.path.abspath(out_path)
 
 
 def run_command(args) -> int:
@@ -66,6 +75,8 @@ def run_command(args) -> int:
 
 
 def _run_command(args) -> int:
+    from hvcore.trace import show, summary, timeline
+    from hvcore.trace.spec import KINDS
     trace = _open(args.file)
     if args.what == "show":
         kinds = set(args.kind.split(",")) if args.kind else None
@@ -85,7 +96,9 @@ def _run_command(args) -> int:
     return 0
 
 
-def _open(path: str) -> TraceFile:
+def _open(path: str):
+    from hvcore.trace import format as fmt
+    from hvcore.trace.reader import TraceFile
     try:
         return TraceFile(path)
     except OSError as err:

@@ -24,7 +24,7 @@ KIND_NAMES = {DOMAIN: "domain", END: "end", CODE: "code", INSN: "insn",
 # Fixed payloads (variable ones: DOMAIN/END JSON, CODE/BLOCK_CODE text, INSN/BLOCK ids).
 CODE_FIXED = struct.Struct("<IQB")           # id, address, length of the bytes that follow
 BLOCK_CODE_FIXED = struct.Struct("<IQI")     # id, address, block size; then symbol text
-HYPERCALL_BODY = struct.Struct("<IIqQ5Q")    # nr, duration ns, result, rip, 5 arguments
+HYPERCALL_BODY = struct.Struct("<IIq5Q")     # nr, duration ns, result, 5 arguments
 TRAP_BODY = struct.Struct("<BxHIQQ")         # exit kind, vector, duration ns, rip, address
 EVTCHN_BODY = struct.Struct("<BBxxI")        # op, vcpu notified, port
 IO_BODY = struct.Struct("<BBHI")             # direction, size, port, value
@@ -65,11 +65,11 @@ def file_header(meta: dict) -> bytes:
 
 def parse_file_header(data: bytes) -> tuple[dict, int]:
     """(metadata, offset of the first record) from the start of a file."""
+    if data[:len(MAGIC)] != MAGIC[:len(data)] or not data:
+        raise FormatError("not an hvcore trace file (bad magic)")
     if len(data) < FILE_HEADER.size:
         raise FormatError("too short for a trace file header")
-    magic, version, _flags, length = FILE_HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise FormatError("not an hvcore trace file (bad magic)")
+    _magic, version, _flags, length = FILE_HEADER.unpack_from(data)
     if version != VERSION:
         raise FormatError(f"trace format version {version} (this reader knows {VERSION})")
     end = FILE_HEADER.size + length

@@ -1,5 +1,5 @@
 """MMU records: the requests of mmu_update, update_va_mapping and mmuext_op, read from
-the guest's arguments before the hypercall runs (each gets the call's result)."""
+the guest's arguments once the hypercall is done (each gets the call's result)."""
 from __future__ import annotations
 
 import struct

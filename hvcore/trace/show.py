@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Iterable, TextIO
 
-from hvcore.arch.x86.pv.traps import _EXC_NAMES as EXCEPTION_NAMES
 from hvcore.public import xen as XEN
 from hvcore.trace import format as fmt
 from hvcore.trace.reader import Event, TraceFile
@@ -15,7 +14,8 @@ def hypercall_name(nr: int) -> str:
 
 def trap_name(kind: int, vector: int) -> str:
     if kind == 2:
-        return EXCEPTION_NAMES.get(vector, f"int {vector:#x}")
+        from hvcore.arch.x86.pv.traps import _EXC_NAMES
+        return _EXC_NAMES.get(vector, f"int {vector:#x}")
     return fmt.TRAP_KINDS.get(kind, "?")
 
 
@@ -26,8 +26,8 @@ def us(ns: int) -> str:
 def describe(e: Event) -> str:
     f = e.fields
     if e.kind == fmt.HYPERCALL:
-        nr, dur, result, rip, *args = f
-        return f"{hypercall_name(nr)}({', '.join(hex(a) for a in args)}) = {result}  {us(dur)}  rip={rip:#x}"
+        nr, dur, result, *args = f
+        return f"{hypercall_name(nr)}({', '.join(hex(a) for a in args)}) = {result}  {us(dur)}"
     if e.kind == fmt.TRAP:
         kind, vector, dur, rip, address = f
         extra = f" cr2={address:#x}" if vector == 14 and kind == 2 else ""

@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING
 
 from hvcore.trace import format as fmt
-from hvcore.trace.code_records import CodeDescriber
 from hvcore.trace.native import CodeTrace
 from hvcore.trace.spec import DomainSpec
 from hvcore.trace.symbols import SymbolTable, UnknownSymbol
@@ -21,6 +20,16 @@ if TYPE_CHECKING:
     from hvcore.domain import Domain
 
 now_ns = time.monotonic_ns
+_pack_hypercall = fmt.HYPERCALL_RECORD.pack
+_HYPERCALL_SIZE = fmt.HYPERCALL_BODY.size
+_I64_MIN, _I64_MAX, _U64_MASK = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
+
+
+def as_i64(value: int) -> int:
+    """A hypercall result as the record's signed 64-bit field holds it."""
+    if _I64_MIN <= value <= _I64_MAX:
+        return value
+    return ((value - _I64_MIN) & _U64_MASK) + _I64_MIN
 
 
 class TraceSetupError(Exception):
@@ -37,16 +46,20 @@ class Tracer:
         self.evtchn_on, self.mmu_on, self.sched_on = ("evtchn" in kinds, "mmu" in kinds,
                                                       "sched" in kinds)
         self.symbols = SymbolTable(dom.symbols)
-        self.describer = CodeDescriber(dom.domid, dom.is_64bit, self.symbols)
+        self.describer = None
         self.code: dict[str, CodeTrace] = {}
         self.current_vcpu = 0
         self.blocked = [False] * len(dom.vcpus)
         ranges = {kind: self._ranges(kind) for kind in ("insn", "block") if kind in kinds}
         self.writer = TraceWriter(path)
-        self.writer.add(fmt.json_record(fmt.DOMAIN, dom.domid, now_ns(), {
+        self.out = self.writer.pending          # records go here; written in batches
+        self.out.append(fmt.json_record(fmt.DOMAIN, dom.domid, now_ns(), {
             "domid": dom.domid, "name": dom.name, "vcpus": len(dom.vcpus), "pid": os.getpid(),
             "abi": "x86_64" if dom.is_64bit else "x86_32", "spec": spec_text}))
         engines = [v.engine for v in dom.vcpus]
+        if ranges:                   # Capstone only when instructions are traced
+            from hvcore.trace.code_records import CodeDescriber
+            self.describer = CodeDescriber(dom.domid, dom.is_64bit, self.symbols)
         for kind, spans in ranges.items():
             self.code[kind] = CodeTrace(kind == "block", engines, spans)
         if "io" in kinds:
@@ -62,24 +75,24 @@ class Tracer:
             raise TraceSetupError(f"--trace {kind}: {err}") from None
 
     # ---- records --------------------------------------------------------------------
-    def hypercall(self, vcpu: int, t0: int, t1: int, nr: int, result: int, rip: int,
+    def hypercall(self, vcpu: int, t0: int, t1: int, nr: int, result: int,
                   args: tuple[int, ...]) -> None:
         if self.spec.hypercalls is None or nr in self.spec.hypercalls:
-            self.writer.add(fmt.HYPERCALL_RECORD.pack(
-                fmt.HYPERCALL, vcpu, self.domid, fmt.HYPERCALL_BODY.size, t0,
-                nr, min(t1 - t0, fmt.MAX_DURATION_NS), result, rip, *args))
+            self.out.append(_pack_hypercall(fmt.HYPERCALL, vcpu, self.domid, _HYPERCALL_SIZE,
+                                            t0, nr, min(t1 - t0, fmt.MAX_DURATION_NS),
+                                            as_i64(result), *args))
 
     def trap(self, vcpu: int, t0: int, t1: int, kind: int, vector: int, rip: int,
              address: int) -> None:
         if self.spec.vectors is None or vector in self.spec.vectors:
-            self.writer.add(fmt.TRAP_RECORD.pack(
+            self.out.append(fmt.TRAP_RECORD.pack(
                 fmt.TRAP, vcpu, self.domid, fmt.TRAP_BODY.size, t0, kind, vector & 0xFFFF,
                 min(t1 - t0, fmt.MAX_DURATION_NS), rip, address))
 
     def evtchn(self, op: int, vcpu: int, port: int) -> None:
         """An event channel made pending (Xen's evtchn_set_pending) or an upcall."""
         if self.spec.ports is None or port in self.spec.ports or op == fmt.EVTCHN_UPCALL:
-            self.writer.add(fmt.EVTCHN_RECORD.pack(
+            self.out.append(fmt.EVTCHN_RECORD.pack(
                 fmt.EVTCHN, vcpu, self.domid, fmt.EVTCHN_BODY.size, now_ns(), op, vcpu, port))
 
     def mmu(self, vcpu: int, t0: int, result: int, entries: list[tuple[int, int, int]]) -> None:
@@ -88,13 +101,13 @@ class Tracer:
             add(pack(fmt.MMU, vcpu, self.domid, fmt.MMU_BODY.size, t0, op, result, a, b))
 
     def sched(self, vcpu: int, t_ns: int, op: int, duration: int = 0) -> None:
-        self.writer.add(fmt.SCHED_RECORD.pack(fmt.SCHED, vcpu, self.domid, fmt.SCHED_BODY.size,
+        self.out.append(fmt.SCHED_RECORD.pack(fmt.SCHED, vcpu, self.domid, fmt.SCHED_BODY.size,
                                               t_ns, op, min(duration, fmt.MAX_DURATION_NS)))
 
     def io(self, direction: int, port: int, size: int, value: int) -> None:
         ports = self.spec.io_ports
         if ports is None or any(lo <= port < hi for lo, hi in ports):
-            self.writer.add(fmt.IO_RECORD.pack(fmt.IO, self.current_vcpu, self.domid,
+            self.out.append(fmt.IO_RECORD.pack(fmt.IO, self.current_vcpu, self.domid,
                                                fmt.IO_BODY.size, now_ns(), direction, size,
                                                port, value & 0xFFFFFFFF))
 
@@ -106,11 +119,11 @@ class Tracer:
             got = trace.drain()
             stopped |= got.stopped
             for code_id, address, size in got.fresh:
-                self.writer.add(self.describer.insn(v, t_ns, code_id, address, size)
+                self.out.append(self.describer.insn(v, t_ns, code_id, address, size)
                                 if kind == "insn" else
                                 self.describer.block(t_ns, code_id, address, size))
             if got.ids:
-                self.writer.add(fmt.ids_record(fmt.INSN if kind == "insn" else fmt.BLOCK,
+                self.out.append(fmt.ids_record(fmt.INSN if kind == "insn" else fmt.BLOCK,
                                                v.id, self.domid, t_ns, got.ids))
         return stopped
 
@@ -134,5 +147,5 @@ class Tracer:
         for trace in self.code.values():
             trace.close()
         self.code = {}
-        self.writer.add(fmt.json_record(fmt.END, self.domid, now_ns(), {"reason": reason}))
+        self.out.append(fmt.json_record(fmt.END, self.domid, now_ns(), {"reason": reason}))
         self.writer.close()

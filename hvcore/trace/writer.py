@@ -13,7 +13,7 @@ import time
 from hvcore.trace import format as fmt
 
 FLUSH_RECORDS = 4096            # flush after this many records...
-FLUSH_INTERVAL_NS = 100_000_000  # ...or when the oldest unflushed one is this old
+FLUSH_INTERVAL_NS = 100_000_000  # ...or this long after the last flush
 
 
 def create(path: str, meta: dict) -> None:
@@ -28,24 +28,22 @@ def create(path: str, meta: dict) -> None:
 class TraceWriter:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        # records waiting to be written: the tracer appends to this list directly
         self.pending: list[bytes] = []
-        self.first_ns = 0
+        self.flushed_ns = time.monotonic_ns()
         self.bytes_written = 0
 
     def add(self, record: bytes) -> None:
-        pending = self.pending
-        if not pending:
-            self.first_ns = time.monotonic_ns()
-        pending.append(record)
-        if len(pending) >= FLUSH_RECORDS:
-            self.flush()
+        self.pending.append(record)
 
     def maybe_flush(self, now_ns: int) -> None:
-        """Called often by the tracer: keeps the file at most ~0.1 s behind."""
-        if self.pending and now_ns - self.first_ns >= FLUSH_INTERVAL_NS:
+        """Called by the tracer after each time slice (at most ~10 ms apart): keeps the
+        file at most ~0.1 s behind, and the list short."""
+        if len(self.pending) >= FLUSH_RECORDS or now_ns - self.flushed_ns >= FLUSH_INTERVAL_NS:
             self.flush()
 
     def flush(self) -> None:
+        self.flushed_ns = time.monotonic_ns()
         if not self.pending or self.fd < 0:
             return
         data = b"".join(self.pending)
