@@ -6,9 +6,9 @@
  * 18.2 Hz, then INT 19h: sector 0 of the first disk to 0000:7C00, DL=80h.
  *
  * Services: INT 10h teletype (AH=0Eh, AH=13h) to the debug console port E9h;
- * INT 13h CHS and LBA extensions on disk 80h, through hvcore's firmware disk
- * service ports (hvcore/hvm/devices/firmware_disk.py) until there is an IDE
- * controller; INT 15h E820, E801, 88h and A20; INT 16h from COM1; INT 1Ah ticks;
+ * INT 13h CHS and LBA extensions on disks 80h and 81h, the primary IDE channel's
+ * master and slave (ATA PIO, polled with nIEN set; IDENTIFY at POST for their sizes);
+ * INT 15h E820, E801, 88h and A20; INT 16h from COM1; INT 1Ah ticks;
  * INT 11h, 12h. Everything else returns with CF set (or just returns).
  *
  * Multiprocessor and APIC set-up: the BSP's local APIC in virtual wire mode (enabled,
@@ -30,7 +30,11 @@
         .set BDA_DISKS,       0x475
         .set EBDA_SEG,        0x9FC0
         .set EBDA_RAM_TOP,    0x10          /* dword: end of RAM above 1 MiB */
-        .set DISK_PORT,       0xB00         /* + 0 LBA, 4 buffer, 8 count, A cmd/status, C size */
+        .set IDE_DATA,        0x1F0
+        .set IDE_COUNT,       0x1F2
+        .set IDE_DEVICE,      0x1F6
+        .set IDE_STATUS,      0x1F7         /* read: status; write: command */
+        .set IDE_CONTROL,     0x3F6
         .set DEBUG_PORT,      0xE9
         .set COM1,            0x3F8
         .set STACK_TOP,       0x7000
@@ -78,7 +82,8 @@ post:
         movw    $0x0220, BDA_EQUIPMENT      /* one serial port, 80x25 colour */
         movw    $639, BDA_BASE_KIB
         movw    $EBDA_SEG, BDA_EBDA_SEG
-        movb    $1, BDA_DISKS
+        call    ide_probe
+        mov     %al, BDA_DISKS
         movl    $0, BDA_TICKS
         push    %ds
         mov     $EBDA_SEG, %ax
@@ -426,11 +431,81 @@ int10_video:
         mov     $0x0607, %cx
 7:      iret
 
-/* INT 13h on disk 80h. */
+/* ---- IDE (ATA PIO, polled) ---------------------------------------------------------- */
+/* POST: nIEN set, IDENTIFY the master and the slave -> AL = disks present */
+ide_probe:
+        push    %cx
+        push    %dx
+        push    %di
+        push    %es
+        mov     $0x02, %al                  /* nIEN: the BIOS polls */
+        mov     $IDE_CONTROL, %dx
+        out     %al, %dx
+        mov     %cs, %ax
+        mov     %ax, %es
+        xor     %cx, %cx                    /* CL = drive, CH = disks found */
+1:      mov     %cl, %al
+        shl     $4, %al
+        or      $0xA0, %al
+        mov     $IDE_DEVICE, %dx
+        out     %al, %dx
+        mov     $IDE_STATUS, %dx
+        in      %dx, %al
+        test    %al, %al                    /* 0: nothing there */
+        jz      3f
+        cmp     $0xFF, %al                  /* floating bus */
+        je      3f
+        mov     $0xEC, %al                  /* IDENTIFY DEVICE */
+        out     %al, %dx
+        call    ide_wait
+        test    $0x01, %al
+        jnz     3f
+        test    $0x08, %al
+        jz      3f
+        push    %cx
+        mov     $identify_buf, %di
+        mov     $IDE_DATA, %dx
+        mov     $256, %cx
+        rep insw
+        pop     %cx
+        movzbw  %cl, %di
+        shl     $2, %di
+        mov     %cs:identify_buf + 120, %eax  /* words 60-61: LBA28 sectors */
+        mov     %eax, %cs:disk_size(%di)
+        inc     %ch
+3:      inc     %cl
+        cmp     $2, %cl
+        jb      1b
+        mov     %ch, %al
+        pop     %es
+        pop     %di
+        pop     %dx
+        pop     %cx
+        ret
+
+/* wait while BSY -> AL = status */
+ide_wait:
+        push    %dx
+        mov     $IDE_STATUS, %dx
+1:      in      %dx, %al
+        test    $0x80, %al
+        jnz     1b
+        pop     %dx
+        ret
+
+/* INT 13h on disks 80h (IDE master) and 81h (IDE slave). */
 int13_disk:
         FRAME_IN
         cmp     $0x80, %dl
+        je      1f
+        cmp     $0x81, %dl
         jne     disk_bad_drive
+        cmpl    $0, %cs:disk_size + 4
+        je      disk_bad_drive
+1:      push    %dx
+        and     $1, %dl
+        mov     %dl, %cs:current_drive
+        pop     %dx
         cmp     $0x00, %ah
         je      disk_ok
         cmp     $0x01, %ah
@@ -506,25 +581,96 @@ disk_io_error:
         xor     %al, %al
         RETURN_ERROR
 
-/* EAX = LBA, EBX = physical buffer, CX = count, DL = command -> AL = status
- * (0: done); EAX is not kept. */
+/* EAX = LBA, EBX = physical buffer, CX = count, DL = command (1 read, 2 write) on the
+ * current drive, a sector at a time -> AL = status (0: done); EAX is not kept. */
 disk_transfer:
-        push    %dx
-        mov     $DISK_PORT, %dx
-        out     %eax, %dx
-        add     $4, %dx
-        mov     %ebx, %eax
-        out     %eax, %dx
-        add     $4, %dx
-        mov     %cx, %ax
-        out     %ax, %dx
-        pop     %dx
-        mov     %dl, %al
-        push    %dx
-        mov     $DISK_PORT + 0xA, %dx
+        push    %ebx
+        push    %ecx
+        push    %edx
+        push    %esi
+        push    %edi
+        push    %ds
+        push    %es
+        mov     %dl, %cs:transfer_command
+        movzwl  %cx, %ecx
+1:      jecxz   5f
+        push    %ecx
+        push    %eax
+        call    ide_select
+        mov     $0x20, %al                  /* READ SECTORS */
+        cmpb    $1, %cs:transfer_command
+        je      2f
+        mov     $0x30, %al                  /* WRITE SECTORS */
+2:      mov     $IDE_STATUS, %dx
         out     %al, %dx
-        in      %dx, %al
-        pop     %dx
+        call    ide_wait
+        test    $0x01, %al
+        jnz     6f
+        test    $0x08, %al
+        jz      6f
+        mov     %ebx, %esi                  /* the buffer as segment:offset */
+        shr     $4, %esi
+        mov     %si, %es
+        mov     %si, %ds
+        mov     %bx, %si
+        and     $0xF, %si
+        mov     %si, %di
+        mov     $IDE_DATA, %dx
+        mov     $256, %cx
+        cmpb    $1, %cs:transfer_command
+        jne     3f
+        rep insw
+        jmp     4f
+3:      rep outsw
+        call    ide_wait
+        test    $0x01, %al
+        jnz     6f
+4:      pop     %eax
+        pop     %ecx
+        inc     %eax
+        add     $512, %ebx
+        dec     %ecx
+        jmp     1b
+5:      xor     %al, %al
+        jmp     7f
+6:      pop     %eax
+        pop     %ecx
+        mov     $1, %al
+7:      pop     %es
+        pop     %ds
+        pop     %edi
+        pop     %esi
+        pop     %edx
+        pop     %ecx
+        pop     %ebx
+        ret
+
+/* EAX = LBA: one sector of the current drive addressed (LBA28) */
+ide_select:
+        push    %eax
+        mov     $IDE_DEVICE, %dx
+        shr     $24, %eax
+        and     $0x0F, %al
+        or      $0xE0, %al                  /* LBA, master */
+        cmpb    $0, %cs:current_drive
+        je      1f
+        or      $0x10, %al
+1:      out     %al, %dx
+        call    ide_wait
+        mov     $IDE_COUNT, %dx
+        mov     $1, %al
+        out     %al, %dx
+        pop     %eax
+        inc     %dx
+        out     %al, %dx                    /* LBA 0-7 */
+        inc     %dx
+        mov     %ah, %al
+        out     %al, %dx                    /* LBA 8-15 */
+        inc     %dx
+        push    %eax
+        shr     $16, %eax
+        out     %al, %dx                    /* LBA 16-23 */
+        pop     %eax
         ret
 
 /* AH=08h: CX = max cylinder/sector, DH = max head, DL = drives */
@@ -547,8 +693,12 @@ disk_params:
         mov     %ah, %cl
         shl     $6, %cl
         or      $SPT, %cl
+        push    %ds
+        xor     %dx, %dx
+        mov     %dx, %ds
+        mov     BDA_DISKS, %dl
+        pop     %ds
         mov     $HEADS - 1, %dh
-        mov     $1, %dl
         pop     %eax
         xor     %ah, %ah
         RETURN_OK
@@ -564,12 +714,13 @@ disk_type:
         mov     $3, %ah
         RETURN_OK
 
-/* EAX = sectors on the disk */
+/* EAX = sectors on the current drive */
 disk_sectors:
-        push    %dx
-        mov     $DISK_PORT + 0xC, %dx
-        in      %dx, %eax
-        pop     %dx
+        push    %bx
+        movzbw  %cs:current_drive, %bx
+        shl     $2, %bx
+        mov     %cs:disk_size(%bx), %eax
+        pop     %bx
         ret
 
 disk_ext_check:
@@ -959,6 +1110,14 @@ madt_tail_end:
         .p2align 2
 madt:
         .space  44 + 8 * 15 + (madt_tail_end - madt_tail_tpl)
+
+/* ---- variables (this segment is RAM: the BIOS runs from its shadow copy) -------------- */
+        .p2align 2
+disk_size:        .long 0, 0                /* sectors: master, slave */
+current_drive:    .byte 0
+transfer_command: .byte 0
+        .p2align 1
+identify_buf:     .space 512
 
 banner:       .asciz "hvcore BIOS\r\n"
 boot_msg:     .asciz "Booting from disk 80h\r\n"

@@ -22,7 +22,7 @@ from hvcore.hvm.apic_bus import ApicBus
 from hvcore.hvm.devices.cmos import Cmos
 from hvcore.hvm.devices.debug_console import DebugConsole
 from hvcore.hvm.devices.debug_exit import DebugExit
-from hvcore.hvm.devices.firmware_disk import SECTOR, FirmwareDisk
+from hvcore.hvm.devices.ide import SECTOR, Drive, IdeChannel
 from hvcore.hvm.devices.ioapic import IoApic
 from hvcore.hvm.devices.lapic import TCCR, LocalApic
 from hvcore.hvm.devices.pic import Pic8259Pair
@@ -65,7 +65,8 @@ class HvmDomain:
     inbox: object = None
     inbox_drained: threading.Event = field(default_factory=threading.Event)
     debugger: object = None
-    disk_fd: int = -1
+    disk_fds: list[int] = field(default_factory=list)
+    ide: IdeChannel | None = None
     apic_bus: ApicBus | None = None
     ioapic: IoApic | None = None
 
@@ -126,15 +127,16 @@ class HvmDomain:
             v.engine.close()
         if self.inbox is not None:
             self.inbox.close()
-        if self.disk_fd >= 0:
-            os.close(self.disk_fd)
+        for fd in self.disk_fds:
+            os.close(fd)
         self.mem.close()
 
 
 def build_hvm_domain(domid: int, name: str, memory_mib: int, disk: str | None,
                      console_write: Callable[[bytes], None], firmware: Path = DEFAULT_FIRMWARE,
                      disk_readonly: bool = False, on_crash: str = "destroy",
-                     vcpus: int = 1) -> HvmDomain:
+                     vcpus: int = 1, slave: str | None = None,
+                     slave_readonly: bool = False) -> HvmDomain:
     if memory_mib < 2:
         raise HvmBuildError(f"an HVM guest needs at least 2 MiB (memory = {memory_mib})")
     if not 1 <= vcpus <= MAX_VCPUS:
@@ -145,8 +147,13 @@ def build_hvm_domain(domid: int, name: str, memory_mib: int, disk: str | None,
     dom = HvmDomain(domid, name, ram, mem, console_write, on_crash=on_crash)
     mem.write(FIRMWARE_BASE + FIRMWARE_SIZE - len(image), image)
     _attach_devices(dom, memory_mib * MIB, vcpus)
-    if disk is not None:
-        _attach_disk(dom, disk, disk_readonly)
+    for index, (path, readonly) in enumerate(((disk, disk_readonly), (slave, slave_readonly))):
+        if path is not None:
+            try:
+                dom.ide.drives[index] = _open_disk(dom, path, readonly, index)
+            except HvmBuildError:
+                dom.destroy()
+                raise
     for index in range(vcpus):
         _add_vcpu(dom, index)
     dom.irqs.on_raise = lambda: [v.engine.kick() for v in dom.vcpus if v.in_guest]
@@ -193,18 +200,18 @@ def _attach_devices(dom: HvmDomain, memory_bytes: int, vcpus: int) -> None:
     cmos = dom.io.attach(Cmos(memory_bytes=memory_bytes))
     cmos.ram[CMOS_VCPUS] = vcpus - 1
     dom.uart = dom.io.attach(Uart16550(console=dom.console, set_irq=dom.irqs.set))
+    dom.ide = dom.io.attach(IdeChannel(set_irq=dom.irqs.set))
     dom.io.attach(DebugConsole(dom.console))
     dom.io.attach(DebugExit(dom.debug_exit))
 
 
-def _attach_disk(dom: HvmDomain, path: str, readonly: bool) -> None:
+def _open_disk(dom: HvmDomain, path: str, readonly: bool, index: int) -> Drive:
     try:
         fd = os.open(path, os.O_RDONLY if readonly else os.O_RDWR)
     except OSError as err:
         raise HvmBuildError(f"disk {path}: {err.strerror}")
+    dom.disk_fds.append(fd)
     size = os.fstat(fd).st_size
     if size < SECTOR:
-        os.close(fd)
         raise HvmBuildError(f"disk {path}: {size} bytes, not even one sector")
-    dom.disk_fd = fd
-    dom.io.attach(FirmwareDisk(dom.mem, fd, size // SECTOR, readonly))
+    return Drive(fd, size // SECTOR, readonly, serial=f"HVCORE{dom.domid:04d}{index}")

@@ -26,6 +26,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vcpus", type=int, default=1)
     parser.add_argument("--disk", default=None)
     parser.add_argument("--disk-readonly", action="store_true")
+    parser.add_argument("--slave-disk", default=None)
+    parser.add_argument("--slave-readonly", action="store_true")
     parser.add_argument("--on-crash", default="destroy")
     parser.add_argument("--firmware", default=None)
     args, _unknown = parser.parse_known_args(argv)
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         dom = build_hvm_domain(args.domid, args.name, args.memory, args.disk, console_write,
                                firmware=args.firmware or DEFAULT_FIRMWARE,
                                disk_readonly=args.disk_readonly, on_crash=args.on_crash,
-                               vcpus=args.vcpus)
+                               vcpus=args.vcpus, slave=args.slave_disk,
+                               slave_readonly=args.slave_readonly)
     except HvmBuildError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
