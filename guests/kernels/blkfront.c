@@ -14,7 +14,9 @@
  * requests blkback must refuse (sector past the end, forged, foreign and read-only
  * grants, bad segments) followed by one that must work; "bench_mb=N" then measures
  * sequential read and write throughput with N MB per run, 32 requests in flight and 1
- * (writes only on writable disks; they overwrite the pattern).
+ * (writes only on writable disks; they overwrite the pattern). "soak_s=N" writes,
+ * flushes and verifies one chunk after another for N seconds instead of the checks
+ * ("report=1" prints each acknowledged flush).
  */
 #include "blkfront.h"
 #include "gnttab.h"
@@ -242,16 +244,56 @@ static void bench(struct blkfront *d, uint8_t op, unsigned int depth, unsigned l
            (unsigned long long)(s.count * BLKFRONT_SECTOR), (unsigned long long)(ns / 1000));
 }
 
+/*
+ * soak_s=N: for N seconds, round r writes chunk r % chunks (REQ_SECTORS sectors) with
+ * the pattern of seed (seed + r), flushes, reads the chunk back and checks it. With
+ * report=1 each acknowledged flush is printed ("round R flushed chunk C"): what the
+ * image file must hold even if dom0 dies right after.
+ */
+static void soak(struct blkfront *d, unsigned long seconds, unsigned long report)
+{
+    uint64_t end = system_time_ns() + (uint64_t)seconds * 1000000000ULL, bytes = 0;
+    unsigned long chunks = d->sectors / REQ_SECTORS, base = seed, r;
+    int rc;
+
+    CHECK(chunks > 0, "blkfront: vbd %u: too small for a soak", d->xb.devid);
+    for (r = 0; system_time_ns() < end; r++) {
+        uint64_t sector = (r % chunks) * REQ_SECTORS;
+        long bad;
+
+        seed = base + r;
+        fill(d->buf[0], sector, REQ_SECTORS);
+        rc = blkfront_io(d, BLKIF_OP_WRITE, 0, sector, REQ_SECTORS);
+        CHECK(rc == BLKIF_RSP_OKAY, "blkfront: soak round %lu: write status %d", r, rc);
+        rc = blkfront_io(d, BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0);
+        CHECK(rc == BLKIF_RSP_OKAY, "blkfront: soak round %lu: flush status %d", r, rc);
+        if (report)
+            printk("blkfront: round %lu flushed chunk %lu seed %lu\n", r, r % chunks, seed);
+        memset(d->buf[1], 0, REQ_SECTORS * BLKFRONT_SECTOR);
+        rc = blkfront_io(d, BLKIF_OP_READ, 1, sector, REQ_SECTORS);
+        CHECK(rc == BLKIF_RSP_OKAY, "blkfront: soak round %lu: read status %d", r, rc);
+        bad = mismatch(d->buf[1], sector, REQ_SECTORS);
+        CHECK(bad < 0, "blkfront: soak round %lu: word %ld of chunk %lu read back wrong",
+              r, bad, r % chunks);
+        bytes += REQ_SECTORS * BLKFRONT_SECTOR;
+    }
+    seed = base;
+    printk("blkfront: vbd %u: soak of %lu s: %lu rounds, %llu bytes written, flushed and "
+           "verified\n", d->xb.devid, seconds, r, (unsigned long long)bytes);
+}
+
 static void blkfront_main(void)
 {
     unsigned int devids[MAX_DISKS];
-    unsigned long hostile = 0, reconnect = 0, bench_mb = 0;
+    unsigned long hostile = 0, reconnect = 0, bench_mb = 0, soak_s = 0, report = 0;
     int n, i;
 
     cmdline_get_ulong("seed", &seed);
     cmdline_get_ulong("hostile", &hostile);
     cmdline_get_ulong("reconnect", &reconnect);
     cmdline_get_ulong("bench_mb", &bench_mb);
+    cmdline_get_ulong("soak_s", &soak_s);
+    cmdline_get_ulong("report", &report);
     n = blkfront_list(devids, MAX_DISKS);
     CHECK(n > 0, "blkfront: no disks in device/vbd");
     for (i = 0; i < n; i++) {
@@ -270,7 +312,9 @@ static void blkfront_main(void)
                "persistent %d\n", d->xb.devid, (unsigned long long)d->sectors, d->sector_size,
                ro ? "read-only" : "read-write", d->feature_flush, d->feature_barrier,
                d->feature_persistent);
-        if (hostile)
+        if (soak_s && !ro)
+            soak(d, soak_s, report);
+        else if (hostile)
             check_hostile(d);
         else if (ro)
             check_read_only(d);

@@ -37,6 +37,22 @@ static void wait_event(evtchn_port_t port)
     clear_pending(port);
 }
 
+/* Like wait_event, but gives up at system time `deadline`: 1 if the event came. */
+static int wait_event_until(evtchn_port_t port, uint64_t deadline)
+{
+    struct sched_poll poll = { .nr_ports = 1, .timeout = deadline };
+    evtchn_port_t ports[1] = { port };
+
+    set_xen_guest_handle(poll.ports, ports);
+    while (!pending(port)) {
+        if (system_time_ns() >= deadline)
+            return 0;
+        HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
+    }
+    clear_pending(port);
+    return 1;
+}
+
 static void notify(evtchn_port_t port)
 {
     struct evtchn_send send = { .port = port };
@@ -101,6 +117,51 @@ static void sort(uint64_t *v, unsigned long n)
     }
 }
 
+/*
+ * seconds=N: ping answers for N seconds, then stops and writes how many events it got
+ * (and sent) to data/pingpong-count for pong. Pong, once no event has come for a second,
+ * reads that count: it must have received exactly as many events as ping sent.
+ */
+#define COUNT_NODE "data/pingpong-count"
+
+static void timed_rounds(unsigned long role, evtchn_port_t port, unsigned long peer,
+                         unsigned long seconds)
+{
+    unsigned long got = 0;
+    char value[24], path[96];
+
+    if (role == 1) {
+        uint64_t end = system_time_ns() + (uint64_t)seconds * 1000000000ULL;
+        while (system_time_ns() < end) {
+            wait_event(port);
+            got++;
+            notify(port);
+        }
+        snprintf(value, sizeof(value), "%lu", got);
+        CHECK(xs_write_for(COUNT_NODE, value, (unsigned int)peer) == 0, "write %s", COUNT_NODE);
+        printk("pingpong: ping exchanged %lu events in %lu s\n", got, seconds);
+        return;
+    }
+    snprintf(path, sizeof(path), "/local/domain/%lu/%s", peer, COUNT_NODE);
+    for (uint64_t quiet_since = system_time_ns();;) {
+        if (wait_event_until(port, system_time_ns() + 1000000000ULL)) {
+            got++;
+            notify(port);
+            quiet_since = system_time_ns();
+            continue;
+        }
+        if (xs_read(path, value, sizeof(value)) > 0)
+            break;
+        CHECK(system_time_ns() - quiet_since < 30000000000ULL,
+              "no event for 30 s and no count from d%lu after %lu events", peer, got);
+    }
+    const char *v = value;
+    unsigned long sent = next_ulong(&v);
+    CHECK(got == sent, "pong received %lu events, ping sent %lu: %ld lost", got, sent,
+          (long)(sent - got));
+    printk("pingpong: pong exchanged %lu events in %lu s, none lost\n", got, seconds);
+}
+
 static void pingpong_main(void)
 {
     unsigned long role = 0, peer = 0, remote_port = 0, rounds = 100, max_tries = 200000, i;
@@ -144,7 +205,11 @@ static void pingpong_main(void)
         notify(port);                   /* the first ball */
     }
     uint64_t sent = 0;
-    unsigned long n = 0;
+    unsigned long n = 0, seconds = 0;
+    if (cmdline_get_ulong("seconds", &seconds) == 0 && seconds) {
+        timed_rounds(role, port, peer, seconds);
+        return;
+    }
     for (i = 0; i < rounds; i++) {
         wait_event(port);
         if (role == 1 && sent && n < MAX_SAMPLES)

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     dom.console_io_allowed = not args.no_console_io
     dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")  # 0: the host
     dom.host = HostLink(sock)
+    _exit_with_host(dom.domid)
     if args.gdb is not None:
         from hvcore.gdb.server import GdbServer
         try:
@@ -114,6 +115,26 @@ def main(argv: list[str] | None = None) -> int:
                 "hypercalls": sum(v.hypercalls_made for v in dom.vcpus),
                 "traps": sum(v.traps_taken for v in dom.vcpus)})
     return EXIT_CODES.get(reason, 1)
+
+
+def _exit_with_host(domid: int, every: float = 0.25) -> None:
+    """End this process if the host that started it dies (SIGKILL, OOM killer...): we
+    are reparented then. Without this, a domain whose host was killed ran on, alone,
+    holding its RAM, with nobody left to serve or stop it."""
+    import threading
+    import time
+    host = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == host:
+            time.sleep(every)
+        try:        # our stderr is a pipe to the dead host: this may well fail
+            print(f"hv: d{domid}: the host (pid {host}) went away; stopping", file=sys.stderr)
+        except OSError:
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hv-host-watch", daemon=True).start()
 
 
 def _start_trace(dom, args, sock: socket.socket) -> bool:

@@ -1,0 +1,44 @@
+"""Looking at a running host from outside: its pid (the process listening on its
+host.sock, from /proc/net/unix), its open file descriptors by kind, its RSS."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+
+def host_pid(state: Path) -> int:
+    sock = str(state / "host.sock")
+    inodes = {line.split()[6] for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+              if line.split()[-1] == sock}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    raise LookupError(f"no process listens on {sock}")
+
+
+def fd_kinds(pid: int) -> Counter:
+    """How many memfds, eventfds, sockets, pipes and files the process holds."""
+    kinds = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        kind = ("memfd" if link.startswith("/memfd:") else
+                "eventfd" if "eventfd" in link else
+                link.split(":")[0] if ":" in link and not link.startswith("/") else "file")
+        kinds[kind] += 1
+    return kinds
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
