@@ -79,3 +79,23 @@ def test_console_input_reaches_the_uart_and_int16(hvm_guests, tmp_path):
     result = run_hv("run", config(tmp_path, image, "echo"), "--timeout", "30", input="hvm!q")
     assert "echo ready\nhvm!" in result.stdout, result.stdout + result.stderr   # text mode: \r\n -> \n
     assert result.code == (0x11 << 1) | 1
+
+
+@pytest.mark.parametrize("vcpus", [2, 3])
+def test_smp_aps_start_on_init_startup_and_answer_ipis(hvm_guests, tmp_path, vcpus):
+    image = tmp_path / "smp.img"
+    image.write_bytes((hvm_guests / "smp.img").read_bytes())
+    result = run_hv("run", config(tmp_path, image, "smp", f"vcpus = {vcpus}\n"), "--timeout", "30")
+    aps = vcpus - 1
+    ids = (1 | 2) if aps == 2 else 1
+    assert f"smp: APs up {aps}, IPIs taken {aps}, replies {aps}, ID bits {ids}" in result.stdout, \
+        result.stdout + result.stderr
+    assert result.code == (aps << 1) | 1
+
+
+def test_hvm_vcpus_beyond_the_apic_ids_is_bad_input(hvm_guests, tmp_path):
+    image = tmp_path / "smp.img"
+    image.write_bytes((hvm_guests / "smp.img").read_bytes())
+    result = run_hv("run", config(tmp_path, image, "smp", "vcpus = 16\n"), "--timeout", "5")
+    assert result.code == 2 and "1 to 15 vCPUs" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
