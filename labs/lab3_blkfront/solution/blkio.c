@@ -41,7 +41,7 @@ static grant_ref_t grant_for(struct blkfront *d, void *page)
             return granted[i].ref;
     CHECK(i < ARRAY_SIZE(granted), "too many pages granted");
     granted[i].page = page;
-    granted[i].ref = gnttab_grant_access(d->backend_id, virt_to_mfn(page), 0);
+    granted[i].ref = gnttab_grant_access(d->xb.backend_id, virt_to_mfn(page), 0);
     CHECK(granted[i].ref != GNTTAB_INVALID, "out of grant references");
     return granted[i].ref;
 }
@@ -55,7 +55,7 @@ int lab_blk_rw(struct blkfront *d, int write, uint64_t sector, void *page)
 
     req = RING_GET_REQUEST(&d->ring, d->ring.req_prod_pvt);
     req->operation = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-    req->handle = (blkif_vdev_t)d->devid;
+    req->handle = (blkif_vdev_t)d->xb.devid;
     req->id = LAB_REQ_ID;
     req->sector_number = sector;
     req->nr_segments = 1;
