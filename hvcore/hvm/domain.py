@@ -22,6 +22,8 @@ from hvcore.hvm.apic_bus import ApicBus
 from hvcore.hvm.devices.cmos import Cmos
 from hvcore.hvm.devices.debug_console import DebugConsole
 from hvcore.hvm.devices.debug_exit import DebugExit
+from hvcore.hvm.devices.cga import COLUMNS, ROWS, TEXT_BASE, CgaText
+from hvcore.hvm.devices.i8042 import Kbc8042
 from hvcore.hvm.devices.ide import SECTOR, Drive, IdeChannel
 from hvcore.hvm.devices.ioapic import IoApic
 from hvcore.hvm.devices.lapic import TCCR, LocalApic
@@ -58,6 +60,9 @@ class HvmDomain:
     interrupts: Pic8259Pair = field(default_factory=Pic8259Pair)
     vcpus: list[HvmVcpu] = field(default_factory=list)
     uart: Uart16550 | None = None
+    kbc: Kbc8042 | None = None
+    cga: CgaText | None = None
+    pending_input: bytearray = field(default_factory=bytearray)
     shutdown_reason: str | None = None
     crash_report: str | None = None
     exit_code: int | None = None
@@ -120,7 +125,28 @@ class HvmDomain:
             self.console_write(data)
 
     def feed_console(self, data: bytes) -> int:
-        return self.uart.feed(data) if self.uart is not None else len(data)
+        """Console input, held until the guest shows where it reads keys from."""
+        self.pending_input += data
+        self.route_input()
+        return len(data)
+
+    def route_input(self) -> None:
+        """Held input to the UART or the keyboard: the UART if the guest takes serial
+        input by interrupt, else the keyboard if it takes keys by IRQ 1, else whichever
+        it has polled (the UART first: our BIOS's INT 16h polls COM1)."""
+        if not self.pending_input or self.uart is None or self.kbc is None:
+            return
+        uart, kbc = self.uart, self.kbc
+        if uart.receive_interrupts or (uart.polled and not kbc.interrupt_driven):
+            del self.pending_input[:uart.feed(bytes(self.pending_input))]
+        elif kbc.interrupt_driven or kbc.touched:
+            kbc.type(bytes(self.pending_input))
+            self.pending_input.clear()
+
+    def reset_system(self) -> None:
+        """The keyboard controller's reset line: the PC restarts (on_reboot is the
+        toolstack's business: we stop as a reboot)."""
+        self.shutdown("reboot")
 
     def destroy(self) -> None:
         for v in self.vcpus:
@@ -201,6 +227,9 @@ def _attach_devices(dom: HvmDomain, memory_bytes: int, vcpus: int) -> None:
     cmos.ram[CMOS_VCPUS] = vcpus - 1
     dom.uart = dom.io.attach(Uart16550(console=dom.console, set_irq=dom.irqs.set))
     dom.ide = dom.io.attach(IdeChannel(set_irq=dom.irqs.set))
+    dom.kbc = dom.io.attach(Kbc8042(set_irq=dom.irqs.set, reset_system=dom.reset_system))
+    dom.cga = dom.io.attach(CgaText(lambda: dom.mem.read(TEXT_BASE, ROWS * COLUMNS * 2),
+                                    dom.console))
     dom.io.attach(DebugConsole(dom.console))
     dom.io.attach(DebugExit(dom.debug_exit))
 

@@ -100,12 +100,22 @@ class IrqLines:
 
 
 class ConsoleSink:
-    """Bytes for the domain's console stream, gathered and handed out in batches."""
+    """Bytes for the domain's console stream, gathered and handed out in batches.
+    `recent` keeps the last bytes the serial consoles (UART, port E9) wrote; the text
+    screen's rendering comes through `write_screen` and is not kept there."""
+    RECENT = 4096
 
     def __init__(self) -> None:
         self.buffer = bytearray()
+        self.recent = bytearray()
 
     def write(self, data: bytes) -> None:
+        self.buffer += data
+        self.recent += data
+        if len(self.recent) > 2 * self.RECENT:
+            del self.recent[:-self.RECENT]
+
+    def write_screen(self, data: bytes) -> None:
         self.buffer += data
 
     def take(self) -> bytes:

@@ -34,6 +34,7 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
         if deadline is not None and now >= deadline:
             return "timeout"
         apply_requests(dom)
+        dom.route_input()
         dom.io.tick(now)
         ran = False
         for v in dom.vcpus:
@@ -43,6 +44,8 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
         dom.flush_console()
         if not ran and dom.running:
             _sleep(dom, deadline)
+    if dom.cga is not None:
+        dom.cga.tick(time.monotonic())      # what the screen shows last
     dom.flush_console()
     return dom.shutdown_reason or "crash"
 

@@ -39,6 +39,12 @@ class Uart16550(Device):
     divisor: int = 12
     rx: deque = field(default_factory=deque)
     thre_pending: bool = False
+    polled: bool = False            # the guest has read LSR or RBR
+
+    @property
+    def receive_interrupts(self) -> bool:
+        """The guest takes received bytes by interrupt (IER bit 0)."""
+        return bool(self.ier & IER_RDA)
 
     @property
     def ports(self):
@@ -67,6 +73,7 @@ class Uart16550(Device):
         reg = port - self.base
         if self.lcr & LCR_DLAB and reg in (RBR, IER):
             return (self.divisor >> (8 * reg)) & 0xFF
+        self.polled |= reg in (RBR, LSR)
         if reg == RBR:
             value = self.rx.popleft() if self.rx else 0
             self._update_irq()
