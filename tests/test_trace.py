@@ -161,3 +161,15 @@ def test_unreadable_trace_file_one_line_exit_2(tmp_path, content, message):
         r = run_hv("trace", what, path)
         assert r.code == 2 and message in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_each_vcpu_of_an_smp_guest_has_its_blocks_and_slices(guests, tmp_path):
+    out = tmp_path / "smp.trace"
+    r = run_hv("run", kernel("pv32", "smp"), "vcpus=3", "--trace", "block,sched",
+               "--trace-out", out, "--timeout", "60")
+    assert r.code == 0, r.stderr
+    trace = TraceFile(str(out))
+    blocks = collections.Counter(e.vcpu for e in trace if e.kind == fmt.BLOCK)
+    runs = {e.vcpu for e in trace if e.kind == fmt.SCHED and e.fields[0] == fmt.SCHED_RUN}
+    assert set(blocks) == runs == {0, 1, 2}
+    assert trace.domains[1]["vcpus"] == 3

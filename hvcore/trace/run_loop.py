@@ -37,22 +37,23 @@ def run_slice(tr: Tracer, v: "VCPU", slice_us: int) -> None:
     run, handle_exit, pack, domid, vcpu = engine.run, traps.handle_exit, _PACK_HYPERCALL, tr.domid, v.id
     inline = v.domain.is_64bit and tr.hypercall_on and tr.spec.hypercalls is None
     mmu_on = tr.mmu_on
-    deliver = traps.deliver_pending_events
+    deliver, evtchn_on, code = traps.deliver_pending_events, tr.evtchn_on, tr.code
+    timeout, stopped, syscall = eng.EXIT_TIMEOUT, eng.EXIT_STOPPED, eng.EXIT_SYSCALL
     with engine.time_slice(slice_us):
         while v.runnable():
-            if tr.evtchn_on:
+            if evtchn_on:
                 _deliver_events(tr, v, deliver)
             else:
                 deliver(v)
             exit = run(v.rip)
             t0 = now_ns()
             kind = exit.kind
-            if tr.code and tr.drain_code(v, t0) and kind == eng.EXIT_TIMEOUT:
+            if code and tr.drain_code(v, t0) and kind == timeout:
                 continue                  # stopped to empty a full trace buffer
-            if kind == eng.EXIT_TIMEOUT or kind == eng.EXIT_STOPPED:
+            if kind == timeout or kind == stopped:
                 break
             v.traps_taken += 1
-            if not (inline and kind == eng.EXIT_SYSCALL and state.kernel_mode):
+            if not (inline and kind == syscall and state.kernel_mode):
                 _handle(tr, v, exit, t0, traps)
                 continue
             before = log[-1] if log else None
