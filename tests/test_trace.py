@@ -124,10 +124,10 @@ def test_domain_filter(guests, tmp_path):
 
 def test_a_killed_domain_leaves_a_readable_trace(guests, tmp_path):
     """--timeout ends the domain process with SIGKILL: what it flushed is readable."""
-    trace, _ = traced_run(tmp_path, "pv64", "loop", "sched,hypercall", "--timeout", "3",
+    trace, _ = traced_run(tmp_path, "pv64", "loop", "sched,hypercall", "--timeout", "6",
                           "--cmdline", "iters=100000000000", code=124)
     runs = [e for e in events(trace, fmt.SCHED) if e.fields[0] == fmt.SCHED_RUN]
-    assert len(runs) > 10 and not events(trace, fmt.END)
+    assert len(runs) >= 5 and not events(trace, fmt.END)
     assert run_hv("trace", "summary", trace_path(tmp_path)).code == 0
 
 
@@ -152,6 +152,10 @@ def test_bad_trace_options_one_line_exit_2(guests, tmp_path, args, message):
     (None, "No such file or directory"),
     (b"not a trace at all", "not an hvcore trace file"),
     (fmt.FILE_HEADER.pack(fmt.MAGIC, 99, 0, 2) + b"{}", "version 99"),
+    (fmt.file_header({}) + fmt.RECORD_HEADER.pack(fmt.DOMAIN, 0, 1, 4, 0) + b"{bad",
+     "bad domain record at byte"),
+    (fmt.file_header({}) + fmt.RECORD_HEADER.pack(fmt.INSN, 0, 1, 3, 0) + b"abc",
+     "bad insn record at byte"),
 ])
 def test_unreadable_trace_file_one_line_exit_2(tmp_path, content, message):
     path = tmp_path / "bad.trace"

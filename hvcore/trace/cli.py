@@ -75,6 +75,14 @@ def run_command(args) -> int:
 
 
 def _run_command(args) -> int:
+    from hvcore.trace import format as fmt
+    try:
+        return _read_command(args)
+    except fmt.FormatError as err:
+        raise TraceInputError(f"{args.file}: {err}") from None
+
+
+def _read_command(args) -> int:
     from hvcore.trace import show, summary, timeline
     from hvcore.trace.spec import KINDS
     trace = _open(args.file)

@@ -7,6 +7,7 @@ record: it is left out and `TraceFile.truncated` says so.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -54,21 +55,26 @@ class TraceFile:
         self.domains: dict[int, dict] = {}
         self.code: dict[tuple[int, int, int], Code] = {}   # (domid, kind, id) -> code
 
-    def records(self) -> Iterator[tuple[int, int, int, int, memoryview]]:
-        """(kind, vcpu, domid, time, payload) of every whole record."""
+    def records(self) -> Iterator[tuple[int, int, int, int, int, memoryview]]:
+        """(offset, kind, vcpu, domid, time, payload) of every whole record."""
         data, at, header = memoryview(self.data), self.start, fmt.RECORD_HEADER
         while at + header.size <= len(data):
             kind, vcpu, domid, length, t_ns = header.unpack_from(data, at)
             end = at + header.size + length
             if end > len(data):
                 break
-            yield kind, vcpu, domid, t_ns, data[at + header.size:end]
+            yield at, kind, vcpu, domid, t_ns, data[at + header.size:end]
             at = end
         self.truncated = at != len(data)
 
     def __iter__(self) -> Iterator[Event]:
-        for kind, vcpu, domid, t_ns, payload in self.records():
-            yield from self._events(kind, vcpu, domid, t_ns, payload)
+        """Events in file order; a record that does not decode raises FormatError."""
+        for at, kind, vcpu, domid, t_ns, payload in self.records():
+            try:
+                yield from self._events(kind, vcpu, domid, t_ns, payload)
+            except (ValueError, struct.error, TypeError) as err:
+                name = fmt.KIND_NAMES.get(kind, f"kind {kind}")
+                raise fmt.FormatError(f"bad {name} record at byte {at}: {err}") from None
 
     def _events(self, kind: int, vcpu: int, domid: int, t_ns: int,
                 payload: memoryview) -> Iterator[Event]:

@@ -149,8 +149,10 @@ def _check_filter(item: Item) -> None:
         hypercall_number(flt)
     elif kind == "trap":
         vector_number(flt)
-    elif kind in ("evtchn", "io"):
-        parse_range(flt, 1) if kind == "io" else _port(flt)
+    elif kind == "io":
+        parse_range(flt, 1)
+    elif kind == "evtchn":
+        _port(flt)
 
 
 def _port(text: str) -> int:
