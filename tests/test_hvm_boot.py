@@ -3,6 +3,7 @@ boot sector of the disk image named by the config and the guest takes it from th
 Built by the project's build step (make -C firmware, make -C guests/hvm)."""
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -99,3 +100,22 @@ def test_hvm_vcpus_beyond_the_apic_ids_is_bad_input(hvm_guests, tmp_path):
     result = run_hv("run", config(tmp_path, image, "smp", "vcpus = 16\n"), "--timeout", "5")
     assert result.code == 2 and "1 to 15 vCPUs" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pc_kernel_lapic_timer_ioapic_ide_interrupts_and_ring3(hvm_guests, tmp_path):
+    image = tmp_path / "pc.img"
+    image.write_bytes((hvm_guests / "pc.img").read_bytes())
+    result = run_hv("run", config(tmp_path, image, "pc"), "--timeout", "60")
+    out = result.stdout
+    for line in ("ok: local APIC ID 0, version 14h",
+                 "ok: LAPIC timer interrupts, periodic, through the IDT",
+                 "ide: 65 sectors", "ok: IDE IDENTIFY with IRQ 14 through the IOAPIC",
+                 "ok: IDE WRITE SECTORS, an interrupt a sector",
+                 "ok: IDE READ SECTORS reads back what was written",
+                 "ok: int $0x80 from ring 3 through a DPL 3 gate",
+                 "ok: the TSS stack switch to ss0:esp0",
+                 "ok: user `in` refused with #GP(0)", "all passed"):
+        assert line in out, out + result.stderr
+    assert result.code == (0x2A << 1) | 1
+    written = image.read_bytes()[40 * 512:42 * 512]     # the kernel's two sectors
+    assert written == b"".join(struct.pack("<H", 0xA000 + i) for i in range(512))

@@ -10,9 +10,8 @@
  */
 #include <stdint.h>
 
-#define COM1 0x3F8
-#define PASS 0x2A
-#define FAIL 0x7E
+#include "testlib.h"
+
 #define PF_ADDR 0x40000000u
 
 struct frame {                  /* pusha, vector, error code, then the CPU's frame */
@@ -31,54 +30,6 @@ static uint64_t idt[256];
 static uint32_t page_dir[1024] __attribute__((aligned(4096)));
 static volatile uint32_t ticks, syscalls, page_faults, last_pf_error, last_cr2;
 static volatile uint32_t gp_error, ud_count;
-
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-
-static void putc(char c)
-{
-    while (!(inb(COM1 + 5) & 0x20))
-        ;
-    outb(COM1, (uint8_t)c);
-}
-
-static void puts(const char *s) { while (*s) putc(*s++); }
-
-static void putu(uint32_t v)
-{
-    char buf[12];
-    int i = 0;
-    do { buf[i++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (i) putc(buf[--i]);
-}
-
-static void puthex(uint32_t v)
-{
-    puts("0x");
-    for (int s = 28; s >= 0; s -= 4) putc("0123456789abcdef"[(v >> s) & 15]);
-}
-
-static void __attribute__((noreturn)) finish(uint8_t code)
-{
-    puts(code == PASS ? "all passed\n" : "FAILED\n");
-    outb(0xF4, code);
-    for (;;) __asm__ volatile("cli; hlt");
-}
-
-static void check(int ok, const char *what)
-{
-    puts(ok ? "ok: " : "FAIL: ");
-    puts(what);
-    putc('\n');
-    if (!ok)
-        finish(FAIL);
-}
-
-static void set_gate(int n, uint32_t handler, int dpl)
-{
-    idt[n] = (handler & 0xFFFF) | (0x08u << 16) |
-             ((uint64_t)(0x8E00 | (dpl << 13)) << 32) | ((uint64_t)(handler >> 16) << 48);
-}
 
 void trap(struct frame *f)
 {
@@ -140,8 +91,8 @@ static void setup_interrupts(void)
 {
     struct { uint16_t limit; uint32_t base; } __attribute__((packed)) idtr = { sizeof idt - 1, (uint32_t)idt };
     for (int n = 0; n < 49; n++)
-        set_gate(n, vectors[n], 0);
-    set_gate(0x80, vector_syscall, 0);
+        set_gate(idt, n, vectors[n], 0);
+    set_gate(idt, 0x80, vector_syscall, 0);
     __asm__ volatile("lidt %0" :: "m"(idtr));
     outb(0x20, 0x11); outb(0xA0, 0x11);     /* 8259A: ICW1..4, vectors 0x20 and 0x28 */
     outb(0x21, 0x20); outb(0xA1, 0x28);
