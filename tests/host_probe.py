@@ -42,3 +42,22 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def rss_split_kib(pid: int) -> tuple[int, int]:
+    """(RSS of the engine's translated-code buffers, RSS of everything else): the code
+    buffers are the anonymous mappings of 256 MiB or more (Unicorn reserves 1 GiB per
+    engine; guest RAM is a memfd, not anonymous)."""
+    code = rest = 0
+    big = False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5 and ":" in head[3]:        # a mapping's line
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            big = len(head) == 5 and hi - lo >= 256 << 20
+        elif head[0] == "Rss:":
+            if big:
+                code += int(head[1])
+            else:
+                rest += int(head[1])
+    return code, rest

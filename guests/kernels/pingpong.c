@@ -118,9 +118,11 @@ static void sort(uint64_t *v, unsigned long n)
 }
 
 /*
- * seconds=N: ping answers for N seconds, then stops and writes how many events it got
- * (and sent) to data/pingpong-count for pong. Pong, once no event has come for a second,
- * reads that count: it must have received exactly as many events as ping sent.
+ * seconds=N: ping answers for N seconds, then stops, takes pong's answer to its last
+ * event and writes how many events it got (and sent) to data/pingpong-count for pong.
+ * Pong, once no event has come for a second, reads that count (it must have received
+ * exactly as many events as ping sent) and sends one more: ping may end (and its
+ * xenstore node with it).
  */
 #define COUNT_NODE "data/pingpong-count"
 
@@ -137,8 +139,10 @@ static void timed_rounds(unsigned long role, evtchn_port_t port, unsigned long p
             got++;
             notify(port);
         }
+        wait_event(port);               /* pong's answer to our last one */
         snprintf(value, sizeof(value), "%lu", got);
         CHECK(xs_write_for(COUNT_NODE, value, (unsigned int)peer) == 0, "write %s", COUNT_NODE);
+        wait_event(port);               /* pong has read it (our node goes with us) */
         printk("pingpong: ping exchanged %lu events in %lu s\n", got, seconds);
         return;
     }
@@ -157,6 +161,7 @@ static void timed_rounds(unsigned long role, evtchn_port_t port, unsigned long p
     }
     const char *v = value;
     unsigned long sent = next_ulong(&v);
+    notify(port);                       /* ping may go now */
     CHECK(got == sent, "pong received %lu events, ping sent %lu: %ld lost", got, sent,
           (long)(sent - got));
     printk("pingpong: pong exchanged %lu events in %lu s, none lost\n", got, seconds);
