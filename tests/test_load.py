@@ -14,6 +14,7 @@ import time
 from conftest import ROOT, kernel
 from host_probe import host_pid, rss_split_kib
 from reliability import record
+from test_faults import _blk_cfg
 from test_toolstack_cli import _domains, _wait_gone, host  # noqa: F401 (fixture)
 
 DOMAINS = 32
@@ -71,10 +72,7 @@ def test_soak_of_block_io_and_event_ping_pong(host):
     state = tmp / "state"
     image = tmp / "soak.img"
     image.write_bytes(b"\0" * (8 << 20))
-    blk = tmp / "blk.cfg"
-    blk.write_text(f'name = "blk"\nkernel = "{kernel("pv64", "blkfront")}"\nmemory = 32\n'
-                   f'disk = [ "{image},raw,xvda,rw" ]\nextra = "soak_s={SOAK_S} seed=11"\n'
-                   'on_crash = "destroy"\n')
+    _blk_cfg(tmp, "blk", image, f"soak_s={SOAK_S} seed=11")
     for name, abi, role, peer in (("ping", "pv32", 1, 3), ("pong", "pv64", 2, 2)):
         (tmp / f"{name}.cfg").write_text(
             f'name = "{name}"\nkernel = "{kernel(abi, "pingpong")}"\nmemory = 32\n'
