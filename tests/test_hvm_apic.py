@@ -189,3 +189,31 @@ def test_firmware_mp_and_acpi_tables_list_every_vcpu(firmware, tmp_path):  # noq
         assert kinds[:3] == [(0, 0), (0, 1), (0, 2)] and [k for k, _ in kinds[3:]] == [1, 2, 4]
     finally:
         dom.destroy()
+
+
+def test_msrs_native_served_and_refused_and_the_hypercall_page(firmware, tmp_path):  # noqa: F811
+    dom, reason, out = boot(firmware, boot_sector(tmp_path, "msr32"), seconds=30)
+    try:
+        assert reason == "poweroff" and dom.exit_code == 0x55, (reason, out, dom.crash_report)
+        apic_base, efer, star_high, gps, deadline, msr_base = struct.unpack(
+            "<6I", dom.mem.read(0x500, 24))
+        assert apic_base == 0xFEE00000 | (1 << 11) | (1 << 8)   # enabled, BSP
+        assert efer == 0 and star_high == 0x00230010
+        assert gps == 2                                  # unknown MSR: read and write
+        assert deadline == 0x55667788 and msr_base == 0x40000000
+        page = dom.mem.read(0x9000, 4096)
+        assert page[32:41] == bytes.fromhex("b8010000000f01c1c3")   # mov $1,%eax; vmcall; ret
+        assert page[23 * 32:23 * 32 + 2] == b"\x0f\x0b"           # no iret stub
+    finally:
+        dom.destroy()
+
+
+def test_msr_permission_map_lets_the_engine_run_the_msrs_it_knows():
+    from hvcore.arch.x86.hvm import msr
+    bits = msr.permission_map()
+
+    def exits(index: int) -> bool:
+        bit = msr._map_offset(index)
+        return bit is None or bool(bits[bit // 8] >> (bit % 8) & 3)
+    assert not any(exits(m) for m in (0xC0000080, 0xC0000082, 0xC0000100, 0x277, 0x10, 0x174))
+    assert all(exits(m) for m in (0x1B, 0x6E0, 0x40000000, 0x0BADF00D, 0x3A))

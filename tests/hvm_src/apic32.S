@@ -9,19 +9,11 @@
  *  - a self IPI (ICR shorthand self, vector 0x60) taken (0x528).
  * Then out 0x2A to the test-exit port.
  */
+#include "pm32.h"
         .code16
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7C00, %sp
-        lgdtl   gdtr
-        mov     %cr0, %eax
-        or      $1, %eax
-        mov     %eax, %cr0
-        ljmpl   $0x08, $pm
+        ENTER_PM32 pm
         .code32
         .set    LAPIC, 0xFEE00000
         .set    IOAPIC, 0xFEC00000
@@ -119,14 +111,7 @@ gate:   lea     idt(,%ecx,8), %edi
         mov     %ax, 6(%edi)
         ret
 
-        .p2align 3
-gdt:    .quad   0
-        .quad   0x00CF9A000000FFFF
-        .quad   0x00CF92000000FFFF
-gdtr:   .word   gdtr - gdt - 1
-        .long   gdt
-idtr:   .word   0x7FF
-        .long   idt
+        FLAT_GDT
         .org    510
         .word   0xAA55
         .set    idt, 0x8000

@@ -14,6 +14,7 @@ from unicorn import x86_const as X
 
 from hvcore import engine as eng
 from hvcore.arch.x86.hvm import delivery, halt
+from hvcore.arch.x86.hvm import msr
 from hvcore.arch.x86.hvm.cpuid import hvm_leaf
 from hvcore.arch.x86.hvm.cpu_state import CS, CpuState
 from hvcore.arch.x86.hvm.delivery import Event, TripleFault
@@ -57,10 +58,17 @@ class HvmVcpu:
         from unicorn import UC_HOOK_INTR
         engine.uc.hook_add(UC_HOOK_INTR, engine._guarded(self._on_exception))
         engine.add_inline_insn_hook(X.UC_X86_INS_CPUID, self._cpuid)
+        msr.check_layout()
+        self.msrs = msr.MsrIntercept(engine, self.state.env, self.state.hflags)
+        self._msr_at = 0                 # the rdmsr/wrmsr that exited
+        self.tsc_deadline = 0
+        self.hypercall_page: int | None = None
 
     def reset(self, cs: int = 0xF000, ip: int = 0xFFF0) -> None:
         self.state.reset(cs, ip)
         self.halted = False
+        if hasattr(self, "msrs"):
+            self.msrs.arm()
 
     def attach_lapic(self, lapic: "LocalApic") -> None:
         self.lapic = lapic
@@ -194,12 +202,18 @@ class HvmVcpu:
         else:
             self.domain.crash_vcpu(self, _describe(exit))
 
-    def _on_exception(self, _vector: int) -> None:
+    def _on_exception(self, vector: int) -> None:
         self._raised = (self.state.exception_error_code, self.state.exception_is_int)
+        self.state.forget_exception()
+        if vector == msr.VMEXIT_MSR:           # RIP is on the instruction only now
+            self._msr_at = self.engine.reg(X.UC_X86_REG_RIP)
 
     def _trap(self, exit: eng.Exit) -> None:
         vector = exit.vector
         error_code, is_int = self._raised
+        if vector == msr.VMEXIT_MSR:
+            self._msr(write=error_code == 1)
+            return
         if is_int:
             self.deliver(Event(vector, software=True, insn_length=self._int_length(vector)))
             return
@@ -207,6 +221,46 @@ class HvmVcpu:
         if vector == delivery.PF:
             self.engine.set_reg(X.UC_X86_REG_CR2, exit.address)
         self.deliver(Event(vector, code))
+
+    # ---- rdmsr / wrmsr the engine did not run (msr.py) ---------------------------------
+    def _msr(self, write: bool) -> None:
+        e = self.engine
+        e.set_reg(X.UC_X86_REG_RIP, self._msr_at)
+        index = e.reg(X.UC_X86_REG_RCX) & 0xFFFFFFFF
+        try:
+            if write:
+                value = (e.reg(X.UC_X86_REG_RDX) & 0xFFFFFFFF) << 32
+                self._write_msr(index, value | (e.reg(X.UC_X86_REG_RAX) & 0xFFFFFFFF))
+            else:
+                value = self._read_msr(index)
+                e.set_reg(X.UC_X86_REG_RAX, value & 0xFFFFFFFF)
+                e.set_reg(X.UC_X86_REG_RDX, value >> 32)
+        except msr.MsrFault:
+            self.deliver(Event(delivery.GP, 0))
+            return
+        e.set_reg(X.UC_X86_REG_RIP, self._msr_at + 2)
+
+    def _read_msr(self, index: int) -> int:
+        if index == msr.MSR_APIC_BASE:
+            bsp = msr.APIC_BASE_BSP if self.id == 0 else 0
+            return 0xFEE00000 | msr.APIC_BASE_ENABLE | bsp
+        if index == msr.MSR_TSC_DEADLINE:
+            return self.tsc_deadline
+        raise msr.MsrFault(index)
+
+    def _write_msr(self, index: int, value: int) -> None:
+        if index == msr.MSR_APIC_BASE:
+            if value & ~0xFFF != 0xFEE00000 or not value & msr.APIC_BASE_ENABLE:
+                raise msr.MsrFault(index)       # the APIC stays where it is, enabled
+        elif index == msr.MSR_TSC_DEADLINE:
+            self.tsc_deadline = value
+        elif index == msr.MSR_XEN_HYPERCALL:
+            self.hypercall_page = value & ~0xFFF
+            self.domain.mem.write(self.hypercall_page, msr.hypercall_page())
+            for v in self.domain.vcpus:       # code written behind the engines' backs
+                v.engine.drop_code_cache(self.hypercall_page, self.hypercall_page + 4096)
+        else:
+            raise msr.MsrFault(index)
 
     def _int_length(self, vector: int) -> int:
         """`int N` is CD nn; int3 (CC), into (CE) and int1 (F1) are one byte."""
