@@ -68,9 +68,19 @@ class TraceFile:
         self.truncated = at != len(data)
 
     def __iter__(self) -> Iterator[Event]:
-        """Events in file order; a record that does not decode raises FormatError."""
+        return self.events()
+
+    def events(self, each_insn: bool = True) -> Iterator[Event]:
+        """Events in file order; a record that does not decode raises FormatError.
+        Without `each_insn`, an insn or block record is one event whose fields are
+        (how many it holds,), for readers that only count them."""
         for at, kind, vcpu, domid, t_ns, payload in self.records():
             try:
+                if not each_insn and kind in (fmt.INSN, fmt.BLOCK):
+                    if len(payload) % 4:
+                        raise ValueError("not a whole number of 4-byte ids")
+                    yield Event(kind, domid, vcpu, t_ns, (len(payload) // 4,))
+                    continue
                 yield from self._events(kind, vcpu, domid, t_ns, payload)
             except (ValueError, struct.error, TypeError) as err:
                 name = fmt.KIND_NAMES.get(kind, f"kind {kind}")

@@ -29,11 +29,11 @@ class DomainSummary:
 
 def collect(trace: TraceFile) -> dict[int, DomainSummary]:
     doms: dict[int, DomainSummary] = collections.defaultdict(DomainSummary)
-    for e in trace:
+    for e in trace.events(each_insn=False):
         d = doms[e.domid]
         d.first_ns = d.first_ns or e.t_ns
         d.last_ns = max(d.last_ns, e.t_ns)
-        d.counts[e.kind_name] += 1
+        d.counts[e.kind_name] += e.fields[0] if e.kind in (fmt.INSN, fmt.BLOCK) else 1
         _account(d, e)
     return doms
 

@@ -38,8 +38,8 @@ def build(trace: TraceFile) -> dict:
     """The page's data: times in microseconds from the first event."""
     lanes: dict[tuple[int, int], Lane] = {}
     t0, t_end = None, 0
-    for e in trace:
-        if e.kind in (fmt.INSN, fmt.BLOCK, fmt.CODE, fmt.BLOCK_CODE):
+    for e in trace.events(each_insn=False):
+        if e.kind in (fmt.INSN, fmt.BLOCK):
             continue
         t0 = e.t_ns if t0 is None else t0
         t_end = max(t_end, e.t_ns + (e.fields[1] if e.kind == fmt.SCHED else 0))
