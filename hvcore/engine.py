@@ -51,6 +51,7 @@ from unicorn.unicorn_py3.unicorn import uclib as _uclib
 _uc_reg_read = _uclib.uc_reg_read
 _uc_reg_write = _uclib.uc_reg_write
 _uc_reg_read_batch = _uclib.uc_reg_read_batch
+_uc_emu_start = _uclib.uc_emu_start
 
 
 class RegisterBatch:
@@ -240,6 +241,16 @@ def _scan_own_memory(pattern: bytes) -> list[int]:
     return hits
 
 
+class _ExitRecord(ctypes.Structure):
+    """struct hv_exit (hvcore/native/exits.c): what the C exit hooks saw in this run."""
+    _fields_ = [("kind", ctypes.c_int32), ("vector", ctypes.c_int32), ("cr2", ctypes.c_uint64),
+                ("old_exception", ctypes.c_void_p), ("stop", ctypes.c_void_p),
+                ("reg_read", ctypes.c_void_p), ("cr2_id", ctypes.c_int32)]
+
+
+_C_EXIT_TRAP, _C_EXIT_SYSCALL, _C_EXIT_PYTHON = 1, 2, 3   # 3: a Python hook's exit came first
+
+
 class Engine:
     """One x86 CPU (a vCPU) in long mode, with its own view of physical memory."""
 
@@ -331,7 +342,7 @@ class Engine:
         kicked = self._preempt[0]
         for _attempt in range(4):
             self._preempt[0] = 0
-            self._pending.exit = None
+            self._clear_exit()
             try:
                 self.uc.emu_start(self.iret_stub, rip)
             except UcError as err:
@@ -343,7 +354,7 @@ class Engine:
             self._preempt[0] = 1
         self.cpu.old_exception.value = -1
         landed = self.uc.reg_read(X.UC_X86_REG_RIP) == rip
-        exit = self._pending.exit
+        exit = self._take_exit()
         # Stopping at `until` makes the engine probe the byte before it; where that is
         # unmapped it reports a #PF there although no guest instruction has run.
         # (The fault address is that byte, or its page when the probe wraps below 0.)
@@ -351,7 +362,8 @@ class Engine:
         if landed and exit is not None and exit.kind == EXIT_TRAP and exit.vector == 14 \
                 and self.uc.reg_read(X.UC_X86_REG_CR2) in (probe, probe & ~0xFFF):
             self.uc.reg_write(X.UC_X86_REG_CR2, cr2)
-            exit = self._pending.exit = None
+            self._clear_exit()
+            exit = None
         if exit is not None or not landed:
             raise EngineError(f"guest entry by iret to {cs:#x}:{rip:#x} faulted ({exit})")
 
@@ -362,16 +374,16 @@ class Engine:
     # ---- running ------------------------------------------------------------------
     def run(self, rip: int) -> Exit:
         """Run from `rip` until a trap or a kick (the slice timer's, or anyone's)."""
-        self._pending.exit = None
+        self._clear_exit()
         self.cpu.old_exception.value = -1
-        try:
-            self.uc.emu_start(rip, self.stop_address)
-        except UcError as err:
-            if self._pending.exit is None:
-                return Exit(EXIT_ENGINE_ERROR, detail=str(err),
-                            address=self.uc.reg_read(X.UC_X86_REG_RIP))
+        # straight to the C API: our hooks never raise into the binding (see _guarded)
+        status = _uc_emu_start(self._uch_raw, rip, self.stop_address, 0, 0)
+        exit = self._take_exit()
+        if status != UC_ERR_OK and exit is None:
+            return Exit(EXIT_ENGINE_ERROR, detail=str(UcError(status)),
+                        address=self.uc.reg_read(X.UC_X86_REG_RIP))
         self.cpu.old_exception.value = -1
-        return self._pending.exit or Exit(EXIT_TIMEOUT)
+        return exit or Exit(EXIT_TIMEOUT)
 
     @contextlib.contextmanager
     def time_slice(self, slice_us: int):
@@ -419,18 +431,18 @@ class Engine:
         """Run exactly one guest instruction (gdb's stepi). `count` makes the engine add
         a per-instruction hook of its own, for this call only (the next `run` drops it)."""
         self._preempt[0] = 0
-        self._pending.exit = None
+        self._clear_exit()
         self.cpu.old_exception.value = -1
         try:
             self.uc.emu_start(rip, self.stop_address, count=1)
         except UcError as err:
-            if self._pending.exit is None:
+            if self._take_exit() is None:
                 return Exit(EXIT_ENGINE_ERROR, detail=str(err),
                             address=self.uc.reg_read(X.UC_X86_REG_RIP))
         self.cpu.old_exception.value = -1
         if self._insn_stop_hook:
             self._stop_next[0] = 0          # a watched access in this step: stopped anyway
-        return self._pending.exit or Exit(EXIT_TIMEOUT)
+        return self._take_exit() or Exit(EXIT_TIMEOUT)
 
     def add_code_hook(self, begin: int, end: int, fn) -> int:
         """`fn(address) -> bool` before each instruction in [begin, end]; True stops the
@@ -505,9 +517,7 @@ class Engine:
     # ---- hooks: record, stop, never raise --------------------------------------------
     def _install_hooks(self) -> None:
         uc = self.uc
-        uc.hook_add(UC_HOOK_INTR, self._guarded(self._on_intr))
-        uc.hook_add(UC_HOOK_INSN, self._guarded(self._on_syscall), None, 1, 0,
-                    X.UC_X86_INS_SYSCALL)
+        self._install_exit_hooks()
         uc.hook_add(UC_HOOK_INSN_INVALID, self._guarded(self._on_invalid, result=True))
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED, self._guarded(self._on_unmapped, result=False))
@@ -568,18 +578,59 @@ class Engine:
         return hook
 
     def _record(self, exit: Exit) -> None:
-        if self._pending.exit is None or self._pending.exit.kind == EXIT_STOPPED:
+        """The first exit of a run stands, whichever hook (C or Python) saw it."""
+        pending = self._pending.exit
+        if not self._exit_record.kind and (pending is None or pending.kind == EXIT_STOPPED):
             self._pending.exit = exit
+            if exit.kind != EXIT_STOPPED:
+                self._exit_record.kind = _C_EXIT_PYTHON      # the C hooks keep off
         self.cpu.old_exception.value = -1
         self.uc.emu_stop()
 
-    def _on_intr(self, vector: int) -> None:
-        # CR2 now: the engine may overwrite it while it stops (see the stop page layout)
-        cr2 = self.uc.reg_read(X.UC_X86_REG_CR2) if vector == 14 else 0
-        self._record(Exit(EXIT_TRAP, vector=vector, address=cr2))
+    def _install_exit_hooks(self) -> None:
+        """Traps and `syscall` exits are recorded by C hooks (hvcore/native/exits.c):
+        no Python runs inside the engine on a hypercall or a trap. They read CR2 for a
+        #PF at once (the engine may overwrite it while it stops) and clear the
+        exception in flight, as `_record` does."""
+        from hvcore.native import exits_library
+        lib = exits_library()
+        rec = self._exit_record = _ExitRecord()
+        rec.old_exception = ctypes.addressof(self.cpu.old_exception)
+        rec.stop = ctypes.cast(_uclib.uc_emu_stop, ctypes.c_void_p).value
+        rec.reg_read = ctypes.cast(_uclib.uc_reg_read, ctypes.c_void_p).value
+        rec.cr2_id = X.UC_X86_REG_CR2
+        intr_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+        insn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+        self._c_hooks = (intr_type(("hv_intr_exit", lib)), insn_type(("hv_syscall_exit", lib)))
+        user = ctypes.addressof(rec)
+        self._add_c_hook(UC_HOOK_INTR, self._c_hooks[0], user)
+        self._add_c_hook(UC_HOOK_INSN, self._c_hooks[1], user, X.UC_X86_INS_SYSCALL)
 
-    def _on_syscall(self) -> None:
-        self._record(Exit(EXIT_SYSCALL))
+    def _add_c_hook(self, kind: int, fn, user_data: int, *extra: int) -> None:
+        from unicorn.unicorn_py3.unicorn import uc_hook_h
+        handle = uc_hook_h()
+        args = [ctypes.c_int(x) for x in extra]
+        status = _uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), kind, fn,
+                                    ctypes.c_void_p(user_data), ctypes.c_uint64(1),
+                                    ctypes.c_uint64(0), *args)
+        if status != UC_ERR_OK:
+            raise UcError(status)
+
+    def _clear_exit(self) -> None:
+        self._pending.exit = None
+        self._exit_record.kind = 0
+
+    def _take_exit(self) -> Exit | None:
+        """The exit this run ended with: a hook bug first, then what the C hooks saw,
+        then what the Python hooks recorded."""
+        rec, pending = self._exit_record, self._pending.exit
+        if pending is not None and pending.kind == EXIT_HOOK_ERROR:
+            return pending
+        if rec.kind == _C_EXIT_TRAP:
+            return Exit(EXIT_TRAP, vector=rec.vector, address=rec.cr2)
+        if rec.kind == _C_EXIT_SYSCALL:
+            return Exit(EXIT_SYSCALL)
+        return pending
 
     def _on_invalid(self) -> bool:
         self._record(Exit(EXIT_INVALID, vector=6))

@@ -4,6 +4,7 @@
 is over (see the file's comment for why a stop must never come from another thread);
 and the instruction hook that stops right after a watched access (gdb watchpoints).
 `atomic.c`: locked cmpxchg on words shared with guests and other processes.
+`exits.c`: the hooks of the busiest exits (hypercalls, traps), so no Python runs in them.
 `trace.c`: the per-instruction/per-block trace hook (only while a trace asks for it).
 """
 from __future__ import annotations
@@ -61,6 +62,12 @@ def _give_emu_stop(lib: ctypes.CDLL, init) -> None:
     init.argtypes = [stop_type]
     lib._stop = stop_type(("uc_emu_stop", uclib))   # keep it alive
     init(lib._stop)
+
+
+@functools.lru_cache(maxsize=1)
+def exits_library() -> ctypes.CDLL:
+    """exits.c: the syscall and interrupt hooks that record an exit and stop."""
+    return _load("exits")
 
 
 @functools.lru_cache(maxsize=1)
