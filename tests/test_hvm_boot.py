@@ -119,3 +119,24 @@ def test_pc_kernel_lapic_timer_ioapic_ide_interrupts_and_ring3(hvm_guests, tmp_p
     assert result.code == (0x2A << 1) | 1
     written = image.read_bytes()[40 * 512:42 * 512]     # the kernel's two sectors
     assert written == b"".join(struct.pack("<H", 0xA000 + i) for i in range(512))
+
+
+def test_hv_create_runs_an_hvm_domain_on_the_background_host(hvm_guests, tmp_path):
+    from test_balloon import _wait_for
+    from test_toolstack_cli import _domains, _wait_gone
+    env = {"HV_STATE_DIR": str(tmp_path / "state")}
+    hv = lambda *a, **kw: run_hv(*a, env=env, **kw)          # noqa: E731
+    assert hv("up").code == 0
+    try:
+        image = tmp_path / "smp.img"
+        image.write_bytes((hvm_guests / "smp.img").read_bytes())
+        created = hv("create", config(tmp_path, image, "bg-smp", "vcpus = 2\n"))
+        assert created.code == 0, created.stderr
+        _wait_for(tmp_path / "state" / "d1.log", "smp: APs up 1, IPIs taken 1, replies 1")
+        _wait_gone(hv, "bg-smp")
+        missing = hv("create", config(tmp_path, tmp_path / "gone.img", "nodisk"))
+        assert missing.code != 0 and "gone.img" in missing.stderr
+        assert len(missing.stderr.strip().splitlines()) == 1
+        assert _domains(hv) == []
+    finally:
+        hv("down")

@@ -291,22 +291,12 @@ def _what_to_boot(args) -> tuple[str, str, int, str, int, object]:
 
 
 def _hvm_options(cfg) -> list[str]:
-    """The HVM domain process's options: memory comes as for PV; the first disk of
-    the config is the IDE master and boot disk (sector 0 is loaded by the firmware),
-    the second the IDE slave."""
-    disks = [d for d in cfg.disk if not d.is_cdrom and d.target is not None]
-    if not disks:
-        raise BadInput(f"hv: {cfg.name}: an hvm guest needs a disk to boot from (disk = [...])")
-    if not os.path.isfile(disks[0].target):
-        raise BadInput(f"hv: {disks[0].target}: no such disk image")
-    options = ["--disk", str(disks[0].target), "--on-crash", cfg.on_crash]
-    options += ["--disk-readonly"] if disks[0].readonly else []
-    if len(disks) > 1:                 # the IDE slave
-        if not os.path.isfile(disks[1].target):
-            raise BadInput(f"hv: {disks[1].target}: no such disk image")
-        options += ["--slave-disk", str(disks[1].target)]
-        options += ["--slave-readonly"] if disks[1].readonly else []
-    return options
+    """The HVM domain process's options (hvcore/hvm/config.py)."""
+    from hvcore.hvm.config import HvmConfigError, hvm_options
+    try:
+        return hvm_options(cfg)
+    except HvmConfigError as err:
+        raise BadInput(f"hv: {err}") from None
 
 
 def _stream(out, dp) -> bytes:

@@ -300,16 +300,25 @@ class Host:
             return {"ok": False, "error": str(err)}
         if any(g.dp.name == cfg.name for g in [*self.guests.values(), *self.preserved.values()]):
             return {"ok": False, "error": f"a domain named {cfg.name!r} already exists"}
-        if cfg.type != "pv":
-            return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv only)"}
+        if cfg.type not in ("pv", "hvm"):
+            return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv or hvm)"}
         trace = req.get("trace")          # [SPEC, FILE]: hv create --trace (file made by hv)
+        if cfg.type == "hvm" and trace:
+            return {"ok": False, "error": "--trace follows pv domains only"}
         return self._start(cfg, tuple(trace) if trace else None)
 
     def _start(self, cfg, trace: tuple[str, str] | None = None) -> dict:
         domid = self.next_domid
+        hvm = None
+        if cfg.type == "hvm":
+            from hvcore.hvm.config import HvmConfigError, hvm_options
+            try:
+                hvm = hvm_options(cfg)
+            except HvmConfigError as err:
+                return {"ok": False, "error": str(err)}
         try:
-            dp = spawn_domain(str(cfg.kernel), domid, cfg.name, cfg.memory, cfg.cmdline or "",
-                              vcpus=cfg.vcpus, trace=trace)
+            dp = spawn_domain(str(cfg.kernel) if hvm is None else "", domid, cfg.name, cfg.memory,
+                              cfg.cmdline or "", vcpus=cfg.vcpus, trace=trace, hvm=hvm)
         except DomainStartError as err:
             return {"ok": False, "error": str(err)}
         self.next_domid += 1
@@ -319,7 +328,11 @@ class Host:
 
     def adopt(self, dp: DomainProcess, cfg, log=None) -> Guest:
         """Give a new domain's process its dom0: xenstored, event channels and grants,
-        the backends of its devices. `hv run`'s private host (private_host.py) uses it."""
+        the backends of its devices. `hv run`'s private host (private_host.py) uses it.
+        An HVM domain's devices are its own PC's (no xenstore, no PV back ends)."""
+        if dp.info.get("hvm"):
+            guest = self.guests[dp.domid] = Guest(dp, cfg, log=log)
+            return guest
         dp.attach_xenstore(self.xenstore)
         dp.on_event = self._channel_event
         self.dom0_ports.attach(dp)

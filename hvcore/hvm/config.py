@@ -1,0 +1,24 @@
+"""What an xl config's HVM keys become: the options of the domain's process
+(hvcore/hvm/process.py), for `hv run` and for the background host's `hv create` alike.
+The config's first disk is the IDE master and the boot disk, its second the slave."""
+from __future__ import annotations
+
+import os
+
+
+class HvmConfigError(Exception):
+    """The config cannot make an HVM domain (one line for the user)."""
+
+
+def hvm_options(cfg) -> list[str]:
+    disks = [d for d in cfg.disk if not d.is_cdrom and d.target is not None]
+    if not disks:
+        raise HvmConfigError(f"{cfg.name}: an hvm guest needs a disk to boot from (disk = [...])")
+    options = ["--on-crash", cfg.on_crash]
+    for flag, disk in zip(("--disk", "--slave-disk"), disks[:2]):
+        if not os.path.isfile(disk.target):
+            raise HvmConfigError(f"{disk.target}: no such disk image")
+        options += [flag, str(disk.target)]
+        if disk.readonly:
+            options.append("--disk-readonly" if flag == "--disk" else "--slave-readonly")
+    return options
