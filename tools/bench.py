@@ -539,6 +539,36 @@ def bench_boot_rows(s: Settings, log) -> list[Row]:
     return rows
 
 
+def bench_scale_rows(s: Settings, log) -> list[Row]:
+    """A PV hello kernel booted by `hv run`, and N domains at once on one host
+    (tools/bench_scale.py): seconds until all are up, and memory per domain process."""
+    from tools.bench_scale import (RSS_TARGET_MIB, SCALE_COUNTS, ScaleError, boot_many,
+                                   hello_boot_seconds)
+    hello = [Row("boot:hello", "boot: PV hello kernel, hv run to its exit", abi, "s")
+             for abi in ("pv64", "pv32")]
+    counts = SCALE_COUNTS if s is not QUICK else SCALE_COUNTS[:2]
+    scale = [Row(f"scale:{n}", f"scale: {n} domains created at once, until all are up",
+                 "pv64", "s") for n in counts]
+    rss = Row("scale:rss", f"scale: memory per domain beyond guest RAM (RssAnon, max of "
+              f"{counts[-1]})", "pv64", "MiB", target=f"< {RSS_TARGET_MIB} MiB")
+    try:
+        for _ in range(min(s.samples, 5)):
+            for row in hello:
+                row.values.append(hello_boot_seconds(row.abi))
+        for row, n in zip(scale, counts):
+            sample = boot_many(n)
+            row.values.append(sample.seconds)
+            log(f"  {n} domains: {sample.seconds:.1f} s, RssAnon up to "
+                f"{max(sample.rss_anon_mib):.1f} MiB")
+        rss.values = sample.rss_anon_mib
+        rss.meets = max(rss.values) < RSS_TARGET_MIB
+    except (ScaleError, OSError, subprocess.SubprocessError) as err:
+        for row in (*hello, *scale, rss):
+            row.error = row.error or str(err)
+        log(f"  FAILED: {err}")
+    return [*hello, *scale, rss]
+
+
 def bench_engine_floor(timeout_us: int, s: Settings, log) -> Row:
     """Bare engine: `syscall` hooked, emu_stop in the hook, emu_start again from Python."""
     from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_64, Uc
@@ -898,6 +928,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  FAILED: {err}")
     log("grub boot pv64, pv32")
     rows.extend(bench_boot_rows(settings, log))
+    log("hello boot, scale")
+    rows.extend(bench_scale_rows(settings, log))
     rows.extend(_trace_rows(settings, log))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
