@@ -19,6 +19,7 @@ test: guests
 	@$(PY) -m pytest -q
 
 bench: guests
+	@$(PY) -m pip install -q -e '.[bench]' >/dev/null 2>&1 || echo "bench: matplotlib not installed: no plot"
 	@$(PY) -m tools.bench
 
 clean:

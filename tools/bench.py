@@ -713,6 +713,17 @@ def loads(values) -> str:
     return ", ".join(f"{x:.2f}" for x in values)
 
 
+def _add_plot(doc: Path, rows: list[Row], log) -> None:
+    """The PNG beside the report (tools/bench_plot.py), and a link to it at its end."""
+    from tools.bench_plot import plot
+    png = doc.with_suffix(".png")
+    if not plot(rows, png):
+        log("no plot: matplotlib is not installed (make bench installs it)")
+        return
+    with open(doc, "a") as f:
+        f.write(f"\n## Plot\n\n![every row with a target, against it]({png.name})\n")
+
+
 def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings: Settings,
               wall: float) -> None:
     m = machine
@@ -954,6 +965,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = args.doc or (None if args.quick else str(DOC))
     if doc and not args.no_doc:
         write_doc(Path(doc), rows, machine, args.quick, settings, wall)
+        _add_plot(Path(doc), rows, log)
         print(f"wrote {doc}")
     return 1 if any(r.error for r in rows) else 0
 

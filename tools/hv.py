@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hvcore.trace.cli import add_run_options, add_trace_command
     add_run_options(run)
     add_trace_command(sub)
+    bench = sub.add_parser("bench", help="the benchmark suite (as `make bench`; docs/benchmarks.md)")
+    bench.add_argument("options", nargs="*", metavar="OPTION",
+                       help="its own: --quick, --json FILE, --doc FILE, --no-doc, --no-build")
     grade = sub.add_parser("grade", help="grade a lab (labs/LAB): points per check")
     grade.add_argument("lab", help="the lab's folder name under labs/")
     grade.add_argument("--src", default=None, metavar="DIR",
@@ -556,6 +559,10 @@ def cmd_trace(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:            # its options are tools.bench's own
+        from tools.bench import main as bench_main
+        return bench_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         if args.command == "run":
