@@ -37,6 +37,7 @@ SLOTS = 1 << (((RING_BYTES - _ENTRIES) // _ENTRY.size).bit_length() - 1)
 SET_PENDING = 1      # mark `port` pending (an interdomain send arrived)
 PEER_CLOSED = 2      # the other end of `port` closed: it becomes unbound again
 PEER_BOUND = 3       # the unbound `port` was bound by domain `arg >> 32`, port `arg & 0xffffffff`
+GDB_LISTEN = 4       # (from the host) serve gdb on 127.0.0.1:`port` (0: any), say which
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import select
 import time
 from typing import TYPE_CHECKING
 
+from hvcore.inbox import GDB_LISTEN
 from hvcore.public import xen as XEN
 from hvcore.time import refresh_times
 
@@ -51,7 +52,11 @@ def apply_requests(dom: "Domain") -> None:
     if dom.inbox is None:
         return
     for req in dom.inbox.drain():
-        ev.peer_event(dom, req.kind, req.port, req.arg)
+        if req.kind == GDB_LISTEN:
+            from hvcore.gdb.attach import listen
+            listen(dom, req.port)
+        else:
+            ev.peer_event(dom, req.kind, req.port, req.arg)
 
 
 def run_domain(dom: "Domain", deadline: float | None = None) -> str:

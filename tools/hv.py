@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     shut = sub.add_parser("shutdown", help="ask a domain to power off (control/shutdown)")
     shut.add_argument("-w", dest="wait", action="store_true", help="wait until it is gone")
     shut.add_argument("dom", help="domain name or id")
+    gdbs = sub.add_parser("gdbserver", help="serve gdb for a running domain on 127.0.0.1:PORT")
+    gdbs.add_argument("dom", help="domain name or id")
+    gdbs.add_argument("port", type=_port, help="TCP port (0: any free port)")
     mem = sub.add_parser("mem-set", help="set a domain's memory target (its balloon driver acts)")
     mem.add_argument("dom", help="domain name or id")
     mem.add_argument("mib", type=_positive_int, help="the new target in MiB")
@@ -407,6 +410,10 @@ def _host_command(args, client) -> int:
         return 0
     if cmd == "xenstore":
         return _xenstore(client, args)
+    if cmd == "gdbserver":
+        port = client.request("gdbserver", dom=args.dom, port=args.port)["port"]
+        print(f"hv: gdb: d{_domid(client, args.dom)} listening on 127.0.0.1:{port}")
+        return 0
     if cmd == "mem-set":          # xl mem-set: memory/target, in KiB, for the guest
         domid = _domid(client, args.dom)
         client.request("xenstore", sub="write", path=f"/local/domain/{domid}/memory/target",

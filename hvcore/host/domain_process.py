@@ -41,6 +41,7 @@ class DomainProcess:
     on_event: "object | None" = None           # host's handler for channel messages
     xenstore: "_XenstoreLink | None" = None
     grants: "object | None" = None             # hvcore.grant_table.HostGrantTable
+    gdb_listening: dict | None = None          # the domain's answer to GDB_LISTEN
     ram_fd: int = -1
     _buffer: bytes = b""
 
@@ -84,6 +85,8 @@ class DomainProcess:
             self.hypervisor_console += message["data"].encode("latin-1")
         elif event == "shutdown":
             self.shutdown = message
+        elif event == "gdb_listening":
+            self.gdb_listening = message
         elif event == "progress":
             self.progress = message
         elif event == "error":

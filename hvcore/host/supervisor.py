@@ -269,6 +269,8 @@ class Host:
             g.dp.proc.send_signal(signal.SIGSTOP if op == "pause" else signal.SIGCONT)
             g.paused = op == "pause"
             return {"ok": True}
+        if op == "gdbserver":
+            return self._gdbserver(g, req.get("port", 0))
         if op == "console":
             conn.sendall(json.dumps({"ok": True}).encode() + b"\n")
             log = self.state / f"d{g.dp.domid}.log"
@@ -276,6 +278,30 @@ class Host:
             g.consoles.append(conn)
             return None
         return {"ok": False, "error": f"unknown request {op!r}"}
+
+    GDB_ANSWER_S = 5.0
+
+    def _gdbserver(self, g: Guest, port: int) -> dict:
+        """Ask the domain's process to serve gdb (hvcore/gdb/attach.py) and wait for its
+        answer: the port it listens on, or why not."""
+        from hvcore.inbox import GDB_LISTEN, Request
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            return {"ok": False, "error": f"not a TCP port: {port!r}"}
+        g.dp.gdb_listening = None
+        g.dp.outbox.post(Request(GDB_LISTEN, port))
+        deadline = time.monotonic() + self.GDB_ANSWER_S
+        while g.dp.gdb_listening is None and time.monotonic() < deadline:
+            if not g.dp.pump(block=False):
+                break
+            time.sleep(0.01)
+        answer = g.dp.gdb_listening
+        if answer is None:
+            return {"ok": False, "error": f"d{g.dp.domid} ({g.dp.name}) did not answer"
+                                          " (a paused domain cannot open a gdb server)"}
+        if "port" not in answer:
+            return {"ok": False, "error": f"d{g.dp.domid}: {answer.get('error')}"}
+        self.log(f"d{g.dp.domid} ({g.dp.name}) gdb server on 127.0.0.1:{answer['port']}")
+        return {"ok": True, "port": answer["port"]}
 
     def _preserved_request(self, conn: socket.socket, g: Guest, op: str) -> dict | None:
         """A preserved domain can be read (console log) and destroyed, nothing else."""
