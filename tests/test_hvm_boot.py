@@ -3,6 +3,7 @@ boot sector of the disk image named by the config and the guest takes it from th
 Built by the project's build step (make -C firmware, make -C guests/hvm)."""
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -140,3 +141,29 @@ def test_hv_create_runs_an_hvm_domain_on_the_background_host(hvm_guests, tmp_pat
         assert _domains(hv) == []
     finally:
         hv("down")
+
+
+def test_teaching_kernel_boots_to_its_shell_and_runs_programs_from_the_second_disk(
+        hvm_guests, tmp_path):
+    boot, fs = tmp_path / "tk.img", tmp_path / "tkfs.img"
+    boot.write_bytes((hvm_guests / "tk.img").read_bytes())
+    fs.write_bytes((hvm_guests / "tkfs.img").read_bytes())
+    cfg = tmp_path / "tk.cfg"
+    cfg.write_text(f'name = "tk"\ntype = "hvm"\nmemory = 64\n'
+                   f'disk = [ "format=raw, vdev=hda, access=rw, target={boot}",\n'
+                   f'         "format=raw, vdev=hdb, access=ro, target={fs}" ]\n')
+    typed = "ls\nhello\necho hi there\ncat README\nprimes 2000\nprimes 300000 &\nhello\nnope\nexit\n"
+    result = run_hv("run", cfg, "--timeout", "60", input=typed)
+    out = result.stdout
+    listing = r"\$ ls\nsh \d+\nhello \d+\necho \d+\nls \d+\ncat \d+\nprimes \d+\nREADME 177\n"
+    assert re.search(listing, out), out
+    transcript = ("README 177\n$ hello\nhello from user space, pid 3\n$ echo hi there\n"
+                  "hi there\n$ cat README\ntk, hvcore's teaching kernel.\n")
+    for text in ("tk: hvcore teaching kernel",
+                 "tk shell: type a program name (ls lists them), exit to leave\n$ ls\n",
+                 transcript,
+                 "$ primes 2000\nprimes below 2000: 303\n$ primes 300000 &\n[7]\n",
+                 "hello from user space, pid 8", "nope: not found",
+                 "tk: init exited, powering off"):
+        assert text in out, out + result.stderr
+    assert result.code == 1                      # sh's status 0: (0 << 1) | 1

@@ -1,4 +1,5 @@
-/* Entry and interrupt stubs of the protected-mode test kernel (pmode.c). */
+/* Entry and interrupt stubs of the protected-mode test kernels (pmode.c, pc.c). */
+#include "vectors.h"
         .code32
         .section .text.entry, "ax"
         .globl _start
@@ -10,27 +11,10 @@ _start:
         jmp     1b
 
         .text
-/* One stub per vector: push a zero where the CPU pushes no error code, the vector,
- * then the common part builds a struct frame and calls trap(frame). */
-        .macro  STUB vector
-vector_\vector:
-        .if (\vector == 8) || (\vector >= 10 && \vector <= 14) || (\vector == 17)
-        .else
-        push    $0
-        .endif
-        push    $\vector
-        jmp     common
-        .endm
-
-        .altmacro
-        .macro  STUBS from, to
-        STUB    %\from
-        .if     \to - \from
-        STUBS   %(\from + 1), \to
-        .endif
-        .endm
-        STUBS   0, 48
-        STUB    128
+/* One stub per vector (vectors.h): a zero where the CPU pushes no error code, the
+ * vector, then the common part builds a struct frame and calls trap(frame). */
+        TRAP_STUBS 0, 48, common
+        TRAP_STUB 128, common
 
 common:
         pusha
@@ -43,20 +27,11 @@ common:
 
         .section .rodata
         .globl  vectors
-        .macro  ENTRY vector
-        .long   vector_\vector
-        .endm
-        .macro  ENTRIES from, to
-        ENTRY   %\from
-        .if     \to - \from
-        ENTRIES %(\from + 1), \to
-        .endif
-        .endm
 vectors:
-        ENTRIES 0, 48
+        TRAP_ENTRIES 0, 48
         .globl  vector_syscall
 vector_syscall:
-        .long   vector_128
+        .long   trap_vector_128
 
 /* #GP test: a selector beyond the GDT limit (error code 0x1230) */
         .text
