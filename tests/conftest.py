@@ -25,6 +25,15 @@ def kernel(abi: str, name: str) -> Path:
     return GUEST_BUILD / abi / f"{name}.elf"
 
 
+def guest_config(folder: Path, name: str, abi: str, kernel_name: str, extra: str) -> Path:
+    """An xl.cfg for one of our kernels: 32 MiB, `extra` as its command line, destroyed
+    if it crashes (two-domain tests read the survivor's log)."""
+    path = folder / f"{name}.cfg"
+    path.write_text(f'name = "{name}"\nkernel = "{kernel(abi, kernel_name)}"\n'
+                    f'memory = 32\nextra = "{extra}"\non_crash = "destroy"\n')
+    return path
+
+
 @dataclass
 class HvResult:
     code: int

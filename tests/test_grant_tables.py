@@ -4,15 +4,12 @@ import time
 
 import pytest
 
-from conftest import kernel
+from conftest import guest_config
 from test_toolstack_cli import _domains, _wait_gone, host  # noqa: F401 (fixture)
 
 
 def _guest(tmp, name, abi, extra):
-    path = tmp / f"{name}.cfg"
-    path.write_text(f'name = "{name}"\nkernel = "{kernel(abi, "grant")}"\n'
-                    f'memory = 32\nextra = "{extra}"\non_crash = "destroy"\n')
-    return path
+    return guest_config(tmp, name, abi, "grant", extra)
 
 
 @pytest.mark.parametrize("granter_abi, mapper_abi", [("pv64", "pv32"), ("pv32", "pv64")])
