@@ -76,6 +76,7 @@ ATTACKS = [
     ("xenstore: WATCH with one argument", -22),
     ("xenstore: TRANSACTION_END with X", -22),
     ("xenstore: still answers after all that", 0),
+    ("xenstore: oversized message: the ring's error field", 3),      # XENSTORE_ERROR_PROTO
 ]
 
 
