@@ -115,9 +115,11 @@ def test_pc_kernel_lapic_timer_ioapic_ide_interrupts_and_ring3(hvm_guests, tmp_p
                  "ok: IDE READ SECTORS reads back what was written",
                  "ok: int $0x80 from ring 3 through a DPL 3 gate",
                  "ok: the TSS stack switch to ss0:esp0",
-                 "ok: user `in` refused with #GP(0)", "all passed"):
+                 "ok: user `in` refused with #GP(0), `out` to a port its TSS bitmap allows done",
+                 "all passed"):
         assert line in out, out + result.stderr
     assert result.code == (0x2A << 1) | 1
+    assert "!ok: int $0x80 from ring 3" in out    # the user's `out` to port E9, just before
     written = image.read_bytes()[40 * 512:42 * 512]     # the kernel's two sectors
     assert written == b"".join(struct.pack("<H", 0xA000 + i) for i in range(512))
 

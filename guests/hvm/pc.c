@@ -31,7 +31,9 @@ extern uint32_t vectors[49], vector_syscall;
 
 static uint64_t idt[256];
 static uint64_t gdt[6];
-static uint32_t tss[26];
+/* the TSS, then its I/O permission bitmap: ports 0-0xFF, all refused but 0xE9 */
+static struct { uint32_t words[26]; uint8_t iomap[33]; } tss_io;   /* no padding between */
+static uint32_t *const tss = tss_io.words;
 static volatile uint32_t ticks, ide_irqs, syscalls, user_gp, user_gp_error, user_cs, frame_at;
 static uint16_t sector[512];
 
@@ -83,16 +85,19 @@ static void setup_cpu(void)
 {
     struct { uint16_t limit; uint32_t base; } __attribute__((packed)) idtr = { sizeof idt - 1, (uint32_t)idt },
         gdtr = { sizeof gdt - 1, (uint32_t)gdt };
-    uint32_t t = (uint32_t)tss;
+    uint32_t t = (uint32_t)&tss_io;
     gdt[1] = 0x00CF9A000000FFFFull;          /* 0x08 kernel code */
     gdt[2] = 0x00CF92000000FFFFull;          /* 0x10 kernel data */
     gdt[3] = 0x00CFFA000000FFFFull;          /* 0x1B user code */
     gdt[4] = 0x00CFF2000000FFFFull;          /* 0x23 user data */
-    gdt[5] = (sizeof tss - 1) | ((uint64_t)(t & 0xFFFFFF) << 16) | (0x89ull << 40) |
+    gdt[5] = (sizeof tss_io - 1) | ((uint64_t)(t & 0xFFFFFF) << 16) | (0x89ull << 40) |
              ((uint64_t)(t >> 24) << 56);    /* 0x28 32-bit TSS */
     tss[1] = KSTACK_TOP;                     /* esp0 */
     tss[2] = 0x10;                           /* ss0 */
-    tss[25] = sizeof tss << 16;              /* no I/O bitmap */
+    tss[25] = (uint32_t)sizeof tss_io.words << 16;   /* the I/O bitmap after it */
+    for (unsigned i = 0; i < sizeof tss_io.iomap; i++)
+        tss_io.iomap[i] = 0xFF;
+    tss_io.iomap[0xE9 / 8] &= (uint8_t)~(1 << (0xE9 % 8));
     __asm__ volatile("lgdt %0; ljmp $0x08, $1f; 1: mov $0x10, %%ax; mov %%ax, %%ds;"
                      "mov %%ax, %%es; mov %%ax, %%ss; mov $0x28, %%ax; ltr %%ax"
                      :: "m"(gdtr) : "eax", "memory");
@@ -191,6 +196,7 @@ __attribute__((naked)) static void user_main(void)
 {
     __asm__ volatile("mov $0, %eax; int $0x80;"
                      "mov %eax, %ebx;"
+                     "mov $0x21, %al; out %al, $0xE9;"       /* allowed by the bitmap */
                      "in $0x71, %al;"
                      "mov $1, %eax; int $0x80;"
                      "1: jmp 1b");
@@ -209,7 +215,8 @@ static void after_user(void)
     check(syscalls == 2 && (user_cs & 3) == 3, "int $0x80 from ring 3 through a DPL 3 gate");
     check(frame_at < KSTACK_TOP && frame_at > KSTACK_TOP - 0x1000,
           "the TSS stack switch to ss0:esp0");
-    check(user_gp == 1 && user_gp_error == 0, "user `in` refused with #GP(0)");
+    check(user_gp == 1 && user_gp_error == 0,
+          "user `in` refused with #GP(0), `out` to a port its TSS bitmap allows done");
     finish(PASS);
 }
 

@@ -25,6 +25,7 @@ pm:     mov     $0x10, %ax
         mov     $0x7000, %esp
         movl    $0x7000, tss + 4            /* esp0 */
         movl    $0x10, tss + 8              /* ss0 */
+        movw    $0x68, tss + 0x66           /* I/O map base past the limit: no bitmap */
         mov     $0x80, %ecx                 /* IDT gates */
         mov     $h80, %eax
         mov     $0xEE00, %edx               /* present, DPL 3, 32-bit interrupt gate */

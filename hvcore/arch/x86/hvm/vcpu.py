@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 RF_IF = 1 << 9
 RF_IOPL_SHIFT = 12
+TSS_IOMAP_BASE = 0x66          # the I/O map base's offset in a 32- or 64-bit TSS
 CR0_PG = 1 << 31
 
 
@@ -271,20 +272,37 @@ class HvmVcpu:
         return 2 if before == bytes([0xCD, vector]) else 1
 
     # ---- port I/O -------------------------------------------------------------------------
-    def _io_allowed(self) -> bool:
-        """Protected mode: CPL <= IOPL (the TSS I/O bitmap is not consulted yet)."""
+    def _io_allowed(self, port: int, size: int) -> bool:
+        """Protected mode: CPL <= IOPL, or else (virtual-8086 aside) the TSS I/O
+        permission bitmap: every bit of the accessed ports clear, inside the TSS limit
+        (SDM vol. 1 19.5.2)."""
         if not self.state.protected:
             return True
         iopl = (self.engine.reg(X.UC_X86_REG_RFLAGS) >> RF_IOPL_SHIFT) & 3
-        return self.state.cpl <= iopl
+        return self.state.cpl <= iopl or self._io_bitmap_allows(port, size)
+
+    def _io_bitmap_allows(self, port: int, size: int) -> bool:
+        _selector, base, limit, _flags = self.engine.uc.reg_read(X.UC_X86_REG_TR)
+        if limit < TSS_IOMAP_BASE + 1:
+            return False
+        try:
+            iomap = int.from_bytes(self.mem.read(base + TSS_IOMAP_BASE, 2), "little")
+            at = iomap + port // 8
+            if at + 1 > limit:
+                return False
+            bits = int.from_bytes(self.mem.read(base + at, 2), "little")
+        except Exception:                   # noqa: BLE001 - unreadable TSS: refused
+            return False
+        mask = ((1 << size) - 1) << (port % 8)
+        return not bits & mask
 
     def _io_in(self, port: int, size: int) -> int | None:
-        if not self._io_allowed():
+        if not self._io_allowed(port, size):
             return None
         return self.domain.io.read(port, size)
 
     def _io_out(self, port: int, size: int, value: int) -> bool:
-        if not self._io_allowed():
+        if not self._io_allowed(port, size):
             return False
         self.domain.io.write(port, size, value)
         return True
