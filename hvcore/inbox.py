@@ -22,6 +22,7 @@ import ctypes
 import mmap
 import os
 import struct
+import time
 from dataclasses import dataclass
 
 from .shared_word import load_u32, store_u32
@@ -61,6 +62,14 @@ class Inbox:
         self.map = mmap.mmap(self.fd, (senders + 1) * RING_BYTES)
         self.eventfd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._anchor = ctypes.c_char.from_buffer(self.map)
+
+    def wait_briefly(self, seconds: float) -> bool:
+        """Watch the doorbell for up to `seconds` (no system call); True if it rang."""
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            if load_u32(self.map, _DOORBELL):
+                return True
+        return False
 
     @property
     def doorbell_address(self) -> int:
