@@ -131,3 +131,28 @@ def test_bios_int13_reads_and_writes_the_slave_through_hv_run(tmp_path):
     assert "text from the IDE slave" in result.stdout, result.stdout + result.stderr
     assert result.code == (2 << 1) | 1, result.stderr
     assert slave.read_bytes()[1024:1024 + 24] == b"#ext from the IDE slave\r\n"[:24]
+
+
+def test_rep_insw_moves_a_sector_in_one_hook_call(tmp_path):
+    """The BIOS reads the pmode kernel's 64 sectors with `rep insw`: the data port's
+    hook runs about once a sector (not 256 times), and the kernel still passes."""
+    import time
+    from hvcore.hvm.domain import build_hvm_domain
+    from hvcore.hvm.run import run_hvm_domain
+    subprocess.run(["make", "-s", "-C", str(ROOT / "firmware")], check=True)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests" / "hvm")], check=True)
+    image = tmp_path / "pmode.img"
+    image.write_bytes((ROOT / "guests" / "hvm" / "build" / "pmode.img").read_bytes())
+    out = bytearray()
+    dom = build_hvm_domain(1, "ide", 64, str(image), out.extend)
+    reads = []
+    original = dom.ide.io_read
+    dom.ide.io_read = lambda port, size: (reads.append(port) if port == 0x1F0 else None,
+                                          original(port, size))[1]
+    try:
+        run_hvm_domain(dom, deadline=time.monotonic() + 60)
+        assert b"all passed" in out and dom.exit_code == 0x55, bytes(out)
+        sectors = 1 + 64 + 1                   # boot sector, kernel, IDENTIFY at POST
+        assert sectors <= reads.count(0x1F0) <= 3 * sectors, len(reads)
+    finally:
+        dom.destroy()

@@ -21,6 +21,11 @@ class Device:
     def io_write(self, port: int, size: int, value: int) -> None:
         return None
 
+    def io_read_block(self, port: int, size: int, count: int) -> bytes:
+        """Up to `count` further `size`-byte reads of `port` at once (what a `rep ins`
+        would read next), for devices with a data port; b"" when there is none."""
+        return b""
+
     def deadline(self) -> float | None:
         """When `tick` must next run (time.monotonic seconds), or None."""
         return None
@@ -39,12 +44,15 @@ class IoBus:
     def __init__(self) -> None:
         self.table: dict[int, Device] = {}
         self.devices: list[Device] = []
+        self.block_ports: set[int] = set()     # devices that read `rep ins` in one go
 
     def attach(self, device: Device) -> Device:
         for port in device.ports:
             if port in self.table:
                 raise ValueError(f"port {port:#x}: {device.name} and {self.table[port].name}")
             self.table[port] = device
+            if type(device).io_read_block is not Device.io_read_block:
+                self.block_ports.add(port)
         self.devices.append(device)
         return device
 
@@ -53,6 +61,10 @@ class IoBus:
         if device is None:
             return (1 << (8 * size)) - 1
         return device.io_read(port, size) & ((1 << (8 * size)) - 1)
+
+    def read_block(self, port: int, size: int, count: int) -> bytes:
+        device = self.table.get(port)
+        return device.io_read_block(port, size, count) if device is not None else b""
 
     def write(self, port: int, size: int, value: int) -> None:
         device = self.table.get(port)

@@ -221,6 +221,23 @@ class IdeChannel(Device):
                 self.status = DRDY | DSC
         return int.from_bytes(chunk, "little")
 
+    def io_read_block(self, port: int, size: int, count: int) -> bytes:
+        """The rest of the sector, up to `count` reads, in one copy (a `rep insw`)."""
+        if port != BASE or not self.status & DRQ or self.command & 0xFE == CMD_WRITE:
+            return b""
+        n = min(count, (len(self.buffer) - self.position) // size)
+        if n <= 0:
+            return b""
+        data = bytes(self.buffer[self.position:self.position + n * size])
+        self.position += n * size
+        if self.position >= len(self.buffer):
+            self.buffer = bytearray()
+            if self.command & 0xFE == CMD_READ and self.remaining:
+                self._next_read()
+            else:
+                self.status = DRDY | DSC
+        return data
+
     def _write_data(self, size: int, value: int) -> None:
         if not self.status & DRQ or self.command & 0xFE != CMD_WRITE:
             return

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 RF_IF = 1 << 9
 RF_IOPL_SHIFT = 12
+RF_DF = 1 << 10
 TSS_IOMAP_BASE = 0x66          # the I/O map base's offset in a 32- or 64-bit TSS
 CR0_PG = 1 << 31
 
@@ -64,6 +65,7 @@ class HvmVcpu:
         self._msr_at = 0                 # the rdmsr/wrmsr that exited
         self.tsc_deadline = 0
         self.hypercall_page: int | None = None
+        self._ins_decoded: dict[tuple[int, bool, bool], int | None] = {}
 
     def reset(self, cs: int = 0xF000, ip: int = 0xFFF0) -> None:
         self.state.reset(cs, ip)
@@ -299,7 +301,71 @@ class HvmVcpu:
     def _io_in(self, port: int, size: int) -> int | None:
         if not self._io_allowed(port, size):
             return None
-        return self.domain.io.read(port, size)
+        value = self.domain.io.read(port, size)
+        if port in self.domain.io.block_ports:
+            self._rep_ins(port, size)
+        return value
+
+    # ---- `rep ins` from a data port in one copy ------------------------------------------
+    def _rep_ins(self, port: int, size: int) -> None:
+        """The engine calls the in hook once per element of a `rep ins`. On a device's
+        data port, the hook for the first element also moves the elements after it (to
+        the end of the destination page, as far as the device has data), and advances
+        EDI and ECX past them; the engine then stores the first element, at the EDI it
+        had computed already, and steps EDI and ECX once more (tests/test_hvm_ide.py)."""
+        address_size = self._rep_ins_at()
+        if address_size is None:
+            return
+        e = self.engine
+        if e.reg(X.UC_X86_REG_RFLAGS) & RF_DF:
+            return
+        mask = (1 << (8 * address_size)) - 1
+        count = e.reg(X.UC_X86_REG_RCX) & mask
+        di = e.reg(X.UC_X86_REG_RDI) & mask
+        following = (di + size) & mask
+        room = min(count - 1, (mask + 1 - following) // size)
+        start = self.state.segment(0).base + following       # ES: ins ignores overrides
+        room = min(room, (0x1000 - (start & 0xFFF)) // size)
+        if room <= 0:
+            return
+        try:
+            self.mem.translate(start, write=True, user=self.state.cpl == 3)
+        except Exception:                   # noqa: BLE001 - a fault there: element by element
+            return
+        data = self.domain.io.read_block(port, size, room)
+        if not data:
+            return
+        moved = len(data) // size
+        self.mem.write(start, data, user=self.state.cpl == 3)
+        e.set_reg(X.UC_X86_REG_RDI, (e.reg(X.UC_X86_REG_RDI) & ~mask) | ((di + moved * size) & mask))
+        e.set_reg(X.UC_X86_REG_RCX, (e.reg(X.UC_X86_REG_RCX) & ~mask) | ((count - moved) & mask))
+
+    def _rep_ins_at(self) -> int | None:
+        """Is the instruction at CS:RIP a `rep ins`? Its address size in bytes, or
+        None. Decoded once per address and code size."""
+        key = (self.state.segment(CS).base + self.rip, self.state.code32, self.state.code64)
+        if key not in self._ins_decoded:
+            self._ins_decoded[key] = self._decode_rep_ins(key[0])
+        return self._ins_decoded[key]
+
+    def _decode_rep_ins(self, linear: int) -> int | None:
+        try:
+            code = self.mem.read(linear, 6)
+        except Exception:                   # noqa: BLE001 - unreadable: not one we know
+            return None
+        long = self.state.code64
+        default = 8 if long else 4 if self.state.code32 else 2
+        size, rep = default, False
+        for byte in code:
+            if byte == 0xF3:
+                rep = True
+            elif byte == 0x67:                 # 64 -> 32, 32 -> 16, 16 -> 32
+                size = 4 if default != 4 else 2
+            elif byte in (0x66, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65) or (long and 0x40 <= byte <= 0x4F):
+                continue
+            else:
+                return size if rep and byte in (0x6C, 0x6D) else None
+        return None
 
     def _io_out(self, port: int, size: int, value: int) -> bool:
         if not self._io_allowed(port, size):
