@@ -214,11 +214,7 @@ class IdeChannel(Device):
         chunk = self.buffer[self.position:self.position + size]
         self.position += size
         if self.position >= len(self.buffer):
-            self.buffer = bytearray()
-            if self.command & 0xFE == CMD_READ and self.remaining:
-                self._next_read()
-            else:
-                self.status = DRDY | DSC
+            self._buffer_read()
         return int.from_bytes(chunk, "little")
 
     def io_read_block(self, port: int, size: int, count: int) -> bytes:
@@ -231,12 +227,16 @@ class IdeChannel(Device):
         data = bytes(self.buffer[self.position:self.position + n * size])
         self.position += n * size
         if self.position >= len(self.buffer):
-            self.buffer = bytearray()
-            if self.command & 0xFE == CMD_READ and self.remaining:
-                self._next_read()
-            else:
-                self.status = DRDY | DSC
+            self._buffer_read()
         return data
+
+    def _buffer_read(self) -> None:
+        """The guest has read the whole buffer: the next sector, or the end."""
+        self.buffer = bytearray()
+        if self.command & 0xFE == CMD_READ and self.remaining:
+            self._next_read()
+        else:
+            self.status = DRDY | DSC
 
     def _write_data(self, size: int, value: int) -> None:
         if not self.status & DRQ or self.command & 0xFE != CMD_WRITE:
