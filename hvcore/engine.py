@@ -248,6 +248,7 @@ class _ExitRecord(ctypes.Structure):
                 ("reg_read", ctypes.c_void_p), ("cr2_id", ctypes.c_int32)]
 
 
+TCG_BUFFER_BYTES = 32 << 20     # the engine's translated-code buffer, per vCPU
 _C_EXIT_TRAP, _C_EXIT_SYSCALL, _C_EXIT_PYTHON = 1, 2, 3   # 3: a Python hook's exit came first
 
 
@@ -256,6 +257,11 @@ class Engine:
 
     def __init__(self) -> None:
         self.uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        # Before anything else touches the engine (it sizes its code buffer on first
+        # use): translated code is bump-allocated and only reclaimed when the buffer is
+        # full, so the default 1 GiB lets a long-lived vCPU's RSS grow by MBs a second
+        # (each re-entry drops and retranslates a block). Full, it starts over.
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_BYTES)
         self.cpu = _LiveCpuState(self.uc)
         self._pending = _Pending()
         self.hook_error: str | None = None

@@ -6,6 +6,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from hvcore.engine import TCG_BUFFER_BYTES
+
 
 def host_pid(state: Path) -> int:
     sock = str(state / "host.sock")
@@ -45,16 +47,16 @@ def rss_kib(pid: int) -> int:
 
 
 def rss_split_kib(pid: int) -> tuple[int, int]:
-    """(RSS of the engine's translated-code buffers, RSS of everything else): the code
-    buffers are the anonymous mappings of 256 MiB or more (Unicorn reserves 1 GiB per
-    engine; guest RAM is a memfd, not anonymous)."""
+    """(RSS of the engines' translated-code buffers, RSS of everything else): the code
+    buffers are the large anonymous mappings (hvcore.engine.TCG_BUFFER_BYTES per engine;
+    guest RAM is a memfd, not anonymous)."""
     code = rest = 0
     big = False
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         head = line.split()
         if "-" in head[0] and len(head) >= 5 and ":" in head[3]:        # a mapping's line
             lo, hi = (int(x, 16) for x in head[0].split("-"))
-            big = len(head) == 5 and hi - lo >= 256 << 20
+            big = len(head) == 5 and hi - lo >= TCG_BUFFER_BYTES
         elif head[0] == "Rss:":
             if big:
                 code += int(head[1])
