@@ -539,6 +539,25 @@ def bench_boot_rows(s: Settings, log) -> list[Row]:
     return rows
 
 
+def bench_qemu_rows(s: Settings, log) -> list[Row]:
+    """Our teaching kernel to its shell prompt, `hv run` and QEMU TCG booting the same
+    disk images, paired (tools/bench_qemu.py)."""
+    from tools.bench_qemu import ReferenceMissing, bench_tk_vs_qemu
+    ratio = Row("boot:tk/qemu", "boot: teaching kernel to its prompt, ours / QEMU TCG",
+                "hvm", "ratio", target="<= 1.0")
+    ours = Row("boot:tk", "boot: teaching kernel to its prompt (hv run, type hvm)", "hvm", "s")
+    qemu = Row("boot:tk-qemu", "reference: the same disks under qemu-system-i386 (TCG)",
+               "hvm", "s")
+    try:
+        ours.values, qemu.values, ratio.values = bench_tk_vs_qemu(min(s.samples, 5), log)
+        ratio.meets = statistics.median(ratio.values) <= 1.0
+    except (ReferenceMissing, OSError, subprocess.SubprocessError) as err:
+        for row in (ratio, ours, qemu):
+            row.error = str(err)
+        log(f"  FAILED: {err}")
+    return [ratio, ours, qemu]
+
+
 def bench_scale_rows(s: Settings, log) -> list[Row]:
     """A PV hello kernel booted by `hv run`, and N domains at once on one host
     (tools/bench_scale.py): seconds until all are up, and memory per domain process."""
@@ -941,6 +960,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.extend(bench_boot_rows(settings, log))
     log("hello boot, scale")
     rows.extend(bench_scale_rows(settings, log))
+    log("tk boot, ours and QEMU")
+    rows.extend(bench_qemu_rows(settings, log))
     rows.extend(_trace_rows(settings, log))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),
