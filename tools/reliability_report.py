@@ -50,8 +50,8 @@ KNOWN_LIMITS = [
     "the host pins grants without them (a domain mapping its own table this way is "
     "refused).",
     "A vCPU that polls with a timeout (SCHEDOP_poll) makes its engine translate code "
-    "again and again: its code buffer grows by ~1-2 MB/s up to Unicorn's 1 GiB "
-    "reservation (the soak reports it; the cause is not found yet).",
+    "again and again (why is not found yet): its code buffer fills at ~1-2 MB/s, now "
+    "only up to the engine's 32 MiB buffer (it was Unicorn's 1 GiB); the soak reports it.",
     "dom0's backends live in the host process: killing a backend alone (and a frontend "
     "reconnecting to a restarted one) is not possible here; the host's death is tested.",
     "EVTCHNOP_status and XENMEM reservation queries on another existing domain answer "
