@@ -10,12 +10,19 @@ other writer of an entry is the granting guest itself, which Xen's protocol alre
 races against with cmpxchg (we use a real locked cmpxchg, hvcore/native/atomic.c).
 
 Layout of the memfd: MAX_GRANT_FRAMES shared frames, then one private status page
-(nr_frames and version, written by the domain's process only, never guest-mappable).
+(nr_frames and version, written by the domain's process only, never guest-mappable),
+then two arrays indexed by the domain's frame number that keep Xen's rule "a page table
+is never mapped writable" across the two processes, each with one writer: a byte per
+frame, 1 while it is a page table (written by the domain's process, from its page
+types), and a u32 per frame counting other domains' writable grant mappings of it
+(written by the host). Each side sets its own word, fences, then reads the other's, so
+of a racing table validation and writable map at least one sees the other and refuses.
 """
 from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 from dataclasses import dataclass, field
 
 from hvcore.memory import PAGE_SIZE, MemoryRegion
@@ -29,7 +36,20 @@ INITIAL_FRAMES = 4                    # what a domain has before it asks for mor
 MAX_MAPTRACK = 4096                   # live mappings one domain may hold (handles)
 STATUS_PAGE = MAX_GRANT_FRAMES * PAGE_SIZE
 _NR_FRAMES, _VERSION = STATUS_PAGE, STATUS_PAGE + 4
-REGION_BYTES = STATUS_PAGE + PAGE_SIZE
+_TABLE_BYTES = STATUS_PAGE + PAGE_SIZE              # where the per-frame arrays start
+
+
+def region_bytes(nr_pages: int) -> int:
+    arrays = nr_pages * 5                                # a byte and a u32 per frame
+    return _TABLE_BYTES + (arrays + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+
+
+def _is_table_at(frame: int) -> int:
+    return _TABLE_BYTES + frame
+
+
+def _writable_maps_at(nr_pages: int, frame: int) -> int:
+    return _TABLE_BYTES + (nr_pages + 3) // 4 * 4 + frame * 4
 
 
 class GrantError(Exception):
@@ -45,10 +65,27 @@ class GrantError(Exception):
 class GrantFrames:
     """A domain's grant frames: the memfd its guest maps and dom0 reads."""
 
-    def __init__(self, domid: int) -> None:
-        self.region = MemoryRegion(f"hv-d{domid}-grant", GRANT_PHYS_BASE, REGION_BYTES)
+    def __init__(self, domid: int, nr_pages: int) -> None:
+        self.nr_pages = nr_pages
+        self.region = MemoryRegion(f"hv-d{domid}-grant", GRANT_PHYS_BASE,
+                                   region_bytes(nr_pages))
         self.nr_frames = INITIAL_FRAMES
         self.version = 1
+        from hvcore.native import atomic_library
+        self._fence = atomic_library().hv_mb
+
+    def become_table(self, frame: int) -> bool:
+        """Mark `frame` a page table unless another domain holds it mapped writable
+        through a grant (then Xen refuses the type: False, and it stays unmarked)."""
+        self.region.map[_is_table_at(frame)] = 1
+        self._fence()
+        if load_u32(self.region.map, _writable_maps_at(self.nr_pages, frame)):
+            self.region.map[_is_table_at(frame)] = 0
+            return False
+        return True
+
+    def stop_being_table(self, frame: int) -> None:
+        self.region.map[_is_table_at(frame)] = 0
 
     @property
     def nr_frames(self) -> int:
@@ -95,6 +132,7 @@ class GrantFrames:
 class _Pins:
     writable: int = 0
     readonly: int = 0
+    frame: int = -1
 
 
 @dataclass
@@ -130,13 +168,14 @@ class HostGrantTable:
         self.domid = domid
         self.ram = ram
         self.nr_pages = nr_pages
-        self.shared = mmap.mmap(grant_fd, REGION_BYTES)
+        self.shared = mmap.mmap(grant_fd, os.fstat(grant_fd).st_size)
         self._anchor = ctypes.c_char.from_buffer(self.shared)
         self._base = ctypes.addressof(self._anchor)
         self.pins: dict[int, _Pins] = {}
         self.mappings: set[GrantMapping] = set()
         from hvcore.native import atomic_library
         self._atomic = atomic_library()
+        self._atomic.hv_mb.restype = None
 
     @property
     def nr_entries(self) -> int:
@@ -168,16 +207,29 @@ class HostGrantTable:
             word = seen
         else:
             raise GrantError(G.GNTST_general_error, f"d{self.domid} ref {ref}: entry unstable")
-        pins = self.pins.setdefault(ref, _Pins())
+        pins = self.pins.get(ref)
+        if pins is None:           # the first pin fixes the frame, as Xen's active entry
+            pins = self.pins[ref] = _Pins(frame=load_u32(self.shared, ref * 8 + 4))
         if readonly:
             pins.readonly += 1
         else:
             pins.writable += 1
-        frame = load_u32(self.shared, ref * 8 + 4)
+        frame = pins.frame
         if not 0 <= frame < self.nr_pages:
             self.unpin(ref, readonly)
             raise GrantError(G.GNTST_bad_page, f"d{self.domid} ref {ref}: bad frame {frame:#x}")
+        if not readonly and not self._hold_writable(frame):
+            self.unpin(ref, readonly)
+            raise GrantError(G.GNTST_general_error,
+                             f"d{self.domid} ref {ref}: frame {frame:#x} is a page table")
         return frame
+
+    def _hold_writable(self, frame: int) -> bool:
+        """Count a writable mapping of `frame` unless it is a page table now."""
+        at = _writable_maps_at(self.nr_pages, frame)
+        store_u32(self.shared, at, load_u32(self.shared, at) + 1)
+        self._atomic.hv_mb()
+        return not self.shared[_is_table_at(frame)]      # the caller's unpin uncounts
 
     def unpin(self, ref: int, readonly: bool) -> None:
         pins = self.pins.get(ref)
@@ -185,8 +237,11 @@ class HostGrantTable:
             return
         if readonly:
             pins.readonly = max(0, pins.readonly - 1)
-        else:
-            pins.writable = max(0, pins.writable - 1)
+        elif pins.writable:
+            pins.writable -= 1
+            if 0 <= pins.frame < self.nr_pages:
+                at = _writable_maps_at(self.nr_pages, pins.frame)
+                store_u32(self.shared, at, max(0, load_u32(self.shared, at) - 1))
         clear = 0 if pins.writable else G.GTF_writing
         if not pins.writable and not pins.readonly:
             clear |= G.GTF_reading

@@ -155,7 +155,7 @@ def _make_domain(image, nr_pages, domid, name, console_write, cmdline) -> Domain
     dom.time = DomainTime()
     dom.symbols = dict(image.symbols)
     dom.shared_info_paddr = dom.frames.alloc()
-    dom.grants = GrantFrames(domid)
+    dom.grants = GrantFrames(domid, nr_pages)
     mem.add(dom.grants.region)
     return dom
 

@@ -64,9 +64,14 @@ class PageTypes:
             page.count += 1
             return True
         if wanted in PAGE_TABLE_TYPES:
+            grants = self.dom.grants
+            if grants is not None and not grants.become_table(mfn):
+                return False                       # another domain maps it writable
             page.type, page.count = wanted, 1      # set first: a table may map itself RO
             if not self._validate(mfn, wanted):
                 page.type, page.count = NONE, 0
+                if grants is not None:
+                    grants.stop_being_table(mfn)
                 return False
             return True
         page.type, page.count = wanted, 1
@@ -80,6 +85,8 @@ class PageTypes:
         if page.count == 0:
             if page.type in PAGE_TABLE_TYPES:
                 self._devalidate(mfn, page.type)
+                if self.dom.grants is not None:
+                    self.dom.grants.stop_being_table(mfn)
             page.type = NONE
 
     # ---- what a table's entries need -------------------------------------------------
