@@ -349,6 +349,10 @@ class Engine:
         for _attempt in range(4):
             self._preempt[0] = 0
             self._clear_exit()
+            # A stop before the iretq may leave the engine's probe #PF "in flight" with
+            # no hook called (hooks are skipped once a stop is pending): clear it, or the
+            # landing's probe fault becomes a #DF.
+            self.cpu.old_exception.value = -1
             try:
                 self.uc.emu_start(self.iret_stub, rip)
             except UcError as err:
