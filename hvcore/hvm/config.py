@@ -12,9 +12,12 @@ class HvmConfigError(Exception):
 
 def hvm_options(cfg) -> list[str]:
     disks = [d for d in cfg.disk if not d.is_cdrom and d.target is not None]
-    if not disks:
-        raise HvmConfigError(f"{cfg.name}: an hvm guest needs a disk to boot from (disk = [...])")
+    if not disks and cfg.kernel is None:
+        raise HvmConfigError(f"{cfg.name}: an hvm guest needs a disk to boot from (disk = [...])"
+                             " or a Multiboot kernel (kernel = ...)")
     options = ["--on-crash", cfg.on_crash]
+    if cfg.kernel is not None:             # direct boot: no firmware runs
+        options += ["--kernel", str(cfg.kernel), "--cmdline", cfg.cmdline or ""]
     for flag, disk in zip(("--disk", "--slave-disk"), disks[:2]):
         if not os.path.isfile(disk.target):
             raise HvmConfigError(f"{disk.target}: no such disk image")

@@ -30,6 +30,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--slave-readonly", action="store_true")
     parser.add_argument("--on-crash", default="destroy")
     parser.add_argument("--firmware", default=None)
+    parser.add_argument("--kernel", default=None, help="a Multiboot kernel, booted directly")
+    parser.add_argument("--cmdline", default="")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                                disk_readonly=args.disk_readonly, on_crash=args.on_crash,
                                vcpus=args.vcpus, slave=args.slave_disk,
                                slave_readonly=args.slave_readonly)
+        if args.kernel:                    # (spawn_domain passes an empty one for disks)
+            from hvcore.hvm.direct_boot import boot_multiboot
+            boot_multiboot(dom, args.kernel, args.cmdline)
     except HvmBuildError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2

@@ -56,6 +56,8 @@ DESC_CODE = 1 << 11
 REAL_MODE_DATA = DESC_P | DESC_S | (0x3 << DESC_TYPE_SHIFT)   # present, data, RW, accessed
 REAL_MODE_CODE = DESC_P | DESC_S | (0xB << DESC_TYPE_SHIFT)   # present, code, RX, accessed
 
+FLAT32_DATA = REAL_MODE_DATA | DESC_B | DESC_G
+FLAT32_CODE = REAL_MODE_CODE | DESC_B | DESC_G
 CR0_PE = 1
 CR0_ET = 1 << 4
 CR0_PG = 1 << 31
@@ -184,6 +186,19 @@ class CpuState:
     @property
     def code32(self) -> bool:
         return bool(self.hflags.value & HF_CS32)
+
+    def enter_flat32(self, eip: int, eax: int, ebx: int) -> None:
+        """32-bit protected mode with paging off and flat 4 GiB segments (CS 08h, data
+        10h), as a Multiboot loader leaves the CPU; from the reset state."""
+        e = self.engine
+        e.set_reg(X.UC_X86_REG_CR0, CR0_PE | CR0_ET)
+        flat = dict(base=0, limit=0xFFFFFFFF)
+        for index in (ES, SS, DS, FS, GS):
+            self.load_segment(index, Segment(0x10, flags=FLAT32_DATA, **flat))
+        self.load_segment(CS, Segment(0x08, flags=FLAT32_CODE, **flat))
+        e.set_reg(X.UC_X86_REG_RAX, eax)
+        e.set_reg(X.UC_X86_REG_RBX, ebx)
+        e.set_reg(X.UC_X86_REG_RIP, eip)
 
     # ---- reset ------------------------------------------------------------------------
     def reset(self, cs: int = 0xF000, ip: int = 0xFFF0) -> None:
