@@ -21,7 +21,7 @@ BOOTLOADER_MAGIC = 0x2BADB002
 SEARCH_BYTES = 8192
 FLAG_ADDRESSES = 1 << 16
 # multiboot_info.flags
-INFO_MEMORY, INFO_CMDLINE, INFO_MMAP = 1 << 0, 1 << 2, 1 << 6
+INFO_MEMORY, INFO_CMDLINE, INFO_MODS, INFO_MMAP = 1 << 0, 1 << 2, 1 << 3, 1 << 6
 E820_RAM = 1
 
 
@@ -82,14 +82,18 @@ def _from_elf(path: str, data: bytes) -> MultibootImage:
     return MultibootImage(entry, segments)
 
 
-def info_structure(base: int, ram_bytes: int, cmdline: str) -> bytes:
-    """The multiboot_info at `base`, with the command line and the memory map after it
-    (all within one page): RAM below 640 KiB and from 1 MiB up."""
-    cmdline_at, mmap_at = base + 128, base + 1024
+def info_structure(base: int, ram_bytes: int, cmdline: str,
+                   module: tuple[int, int] | None = None) -> bytes:
+    """The multiboot_info at `base`, with the command line, the module list (one module
+    at most: [start, end) in guest memory) and the memory map after it, all within one
+    page: RAM below 640 KiB and from 1 MiB up."""
+    cmdline_at, mods_at, mmap_at = base + 128, base + 960, base + 1024
     regions = [(0, 0x9FC00), (0x100000, ram_bytes - 0x100000)]
     mmap = b"".join(struct.pack("<IQQI", 20, start, length, E820_RAM) for start, length in regions)
-    info = struct.pack("<IIIIIIII", INFO_MEMORY | INFO_CMDLINE | INFO_MMAP, 639,
-                       (ram_bytes - 0x100000) // 1024, 0, cmdline_at, 0, 0, 0)
+    flags = INFO_MEMORY | INFO_CMDLINE | INFO_MMAP | (INFO_MODS if module else 0)
+    info = struct.pack("<IIIIIIII", flags, 639, (ram_bytes - 0x100000) // 1024, 0, cmdline_at,
+                       1 if module else 0, mods_at if module else 0, 0)
     info += bytes(44 - len(info)) + struct.pack("<II", len(mmap), mmap_at)
     text = cmdline.encode()[:800] + b"\0"
-    return (info.ljust(128, b"\0") + text).ljust(1024, b"\0") + mmap
+    mods = struct.pack("<IIII", module[0], module[1], cmdline_at, 0) if module else b""
+    return ((info.ljust(128, b"\0") + text).ljust(960, b"\0") + mods).ljust(1024, b"\0") + mmap

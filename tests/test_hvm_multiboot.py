@@ -24,3 +24,14 @@ def test_a_kernel_without_a_multiboot_header_is_one_line_exit_2(guests, tmp_path
     result = run_hv("run", _config(tmp_path, kernel("pv64", "hello")), "--timeout", "30")
     assert result.code == 2, result.stdout + result.stderr
     assert "no Multiboot header" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ramdisk_is_the_multiboot_module(guests, tmp_path):
+    ramdisk = tmp_path / "initrd"
+    ramdisk.write_bytes(b"module bytes\0")
+    cfg = _config(tmp_path, MULTIBOOT)
+    cfg.write_text(cfg.read_text() + f'ramdisk = "{ramdisk}"\n')
+    result = run_hv("run", cfg, "--timeout", "30")
+    assert "cmdline: hello from the command line, module: module bytes" in result.stdout, \
+        result.stdout + result.stderr
+    assert result.code == (0x21 << 1) | 1

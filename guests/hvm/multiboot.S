@@ -28,7 +28,16 @@ _start:
         jz 1f
         mov 16(%ebp), %esi
         call puts
-1:      mov $'\n', %al
+1:      testl $8, (%ebp)                /* flags: modules */
+        jz 5f
+        cmpl $0, 20(%ebp)
+        je 5f
+        mov $msg_mod, %esi
+        call puts
+        mov 24(%ebp), %eax              /* the first module: its first bytes as text */
+        mov (%eax), %esi
+        call puts
+5:      mov $'\n', %al
         outb %al, $0xE9
         mov $0x21, %al
         outb %al, $0xF4
@@ -63,4 +72,5 @@ putdec: mov $10, %ecx                   /* %eax in decimal */
         .section .rodata
 msg_ok:  .asciz "multiboot: magic ok, mem_upper "
 msg_kib: .asciz " KiB, cmdline: "
+msg_mod: .asciz ", module: "
         .section .note.GNU-stack,"",@progbits

@@ -18,6 +18,8 @@ def hvm_options(cfg) -> list[str]:
     options = ["--on-crash", cfg.on_crash]
     if cfg.kernel is not None:             # direct boot: no firmware runs
         options += ["--kernel", str(cfg.kernel), "--cmdline", cfg.cmdline or ""]
+        if cfg.ramdisk is not None:
+            options += ["--ramdisk", str(cfg.ramdisk)]
     for flag, disk in zip(("--disk", "--slave-disk"), disks[:2]):
         if not os.path.isfile(disk.target):
             raise HvmConfigError(f"{disk.target}: no such disk image")

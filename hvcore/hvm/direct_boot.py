@@ -1,7 +1,8 @@
 """Direct boot of an HVM guest: no firmware runs. A Multiboot (v1) kernel is loaded per
 its header or its ELF segments (loaders/multiboot.py) and the boot vCPU starts at its
 entry in flat 32-bit protected mode, paging off, EAX = 0x2BADB002, EBX = the multiboot
-information (memory sizes, the memory map, the command line)."""
+information (memory sizes, the memory map, the command line, `ramdisk =` as its one
+module)."""
 from __future__ import annotations
 
 from hvcore.hvm.domain import HvmBuildError
@@ -11,7 +12,7 @@ INFO_BASE = 0x9000          # one page below the EBDA: the information and what 
 INFO_PAGE = 0x1000
 
 
-def boot_multiboot(dom, path: str, cmdline: str) -> None:
+def boot_multiboot(dom, path: str, cmdline: str, ramdisk: str | None = None) -> None:
     try:
         image = load_multiboot(path)
     except MultibootError as err:
@@ -23,5 +24,20 @@ def boot_multiboot(dom, path: str, cmdline: str) -> None:
                                 f" the guest's {dom.ram.size >> 20} MiB")
         dom.mem.write(paddr, data)
         dom.mem.zero(paddr + len(data), memsz - len(data))
-    dom.mem.write(INFO_BASE, info_structure(INFO_BASE, dom.ram.size, cmdline))
+    module = _load_module(dom, ramdisk, image) if ramdisk else None
+    dom.mem.write(INFO_BASE, info_structure(INFO_BASE, dom.ram.size, cmdline, module))
     dom.vcpus[0].state.enter_flat32(image.entry, BOOTLOADER_MAGIC, INFO_BASE)
+
+
+def _load_module(dom, path: str, image) -> tuple[int, int]:
+    """The ramdisk as Multiboot module 1, page-aligned after the kernel's last byte."""
+    try:
+        data = open(path, "rb").read()
+    except OSError as err:
+        raise HvmBuildError(f"ramdisk {path}: {err.strerror}")
+    start = max(paddr + memsz for paddr, _data, memsz in image.segments)
+    start = (start + INFO_PAGE - 1) // INFO_PAGE * INFO_PAGE
+    if start + len(data) > dom.ram.size:
+        raise HvmBuildError(f"ramdisk {path}: {len(data)} bytes do not fit after the kernel")
+    dom.mem.write(start, data)
+    return start, start + len(data)
