@@ -2,7 +2,9 @@
 booted guest's vCPU. Nothing may escape as a Python exception, and every result must be
 success or one of Xen's errno values (Xen's rule: a bad guest gets an errno)."""
 import pytest
-from hypothesis import HealthCheck, given, settings
+import os
+
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import kernel
@@ -20,6 +22,8 @@ _INTERESTING = [0, 1, 2, 3, 4, 7, 8, 13, 31, 32, 64, 255, 256, 4095, 4096, 0x7FF
 _args = st.one_of(st.sampled_from(_INTERESTING), st.integers(0, (1 << 64) - 1))
 # iret and the shutdown/block sub-ops end or park the guest: fuzz them on fresh domains
 _NUMBERS = sorted(n for n in range(64) if n != 23)
+# a suite must not pass or fail by chance: HV_FUZZ_EXPLORE=1 draws new examples
+SAME_EXAMPLES_EVERY_RUN = not os.environ.get("HV_FUZZ_EXPLORE")
 
 
 @pytest.fixture(scope="module", params=["pv64", "pv32"])
@@ -38,7 +42,8 @@ def _valid(result) -> bool:
     return result >= 0 or -result in E.ALL
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3000, deadline=None, derandomize=SAME_EXAMPLES_EVERY_RUN,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(nr=st.sampled_from(_NUMBERS), args=st.tuples(_args, _args, _args, _args, _args))
 def test_any_hypercall_gives_success_or_xen_errno(vcpu, nr, args):
     mask = (1 << 64) - 1 if vcpu.is_64bit else 0xFFFFFFFF
@@ -51,6 +56,8 @@ def test_any_hypercall_gives_success_or_xen_errno(vcpu, nr, args):
 # guests/kernels/fuzz.c makes the calls through its hypercall page; hypothesis picks the
 # seed its PRNG expands into numbers, sub-ops and arguments, the ABI and which hypercall
 # numbers may be drawn. Budget: FUZZ_BOOTS guests of FUZZ_CALLS calls (~2 s each).
+# The same seeds every run unless HV_FUZZ_EXPLORE is set; no shrinking (each example boots a guest): a failure names its seed, abi and
+# families, which `hv run .../fuzz.elf --cmdline "seed=S count=400 families=F"` replays.
 FUZZ_BOOTS, FUZZ_CALLS = 10, 400
 _ALL = (1 << 56) - 1
 _families = st.sampled_from([_ALL, _ALL & ~((1 << 29) | (1 << 6)),      # all, or
@@ -79,7 +86,9 @@ def test_hypercalls_from_inside_guests_next_to_a_bystander(tmp_path, guests):
         assert hv("create", cfg).code == 0
         _ready(hv, tmp_path, 1, "echo: ready")
 
-        @settings(max_examples=FUZZ_BOOTS, deadline=None, derandomize=False,
+        @settings(max_examples=FUZZ_BOOTS, deadline=None, database=None,
+                  derandomize=SAME_EXAMPLES_EVERY_RUN,
+                  phases=(Phase.explicit, Phase.generate),
                   suppress_health_check=list(HealthCheck))
         @given(seed=st.integers(0, 2**32 - 1), abi=st.sampled_from(["pv64", "pv32"]),
                families=_families)
@@ -92,8 +101,14 @@ def test_hypercalls_from_inside_guests_next_to_a_bystander(tmp_path, guests):
                             f'extra = "seed={seed} count={FUZZ_CALLS} families={families}"\n'
                             'on_crash = "destroy"\n')
             assert hv("create", path).code == 0
-            _wait_gone(hv, name, limit=90)
-            log = (state / f"d{domid}.log").read_bytes().decode(errors="replace")
+            log_path = state / f"d{domid}.log"
+            try:
+                _wait_gone(hv, name, limit=90)
+            except AssertionError:
+                log = log_path.read_bytes().decode(errors="replace")
+                raise AssertionError(f"fuzz guest seed={seed} {abi} families={families} still "
+                                     f"running after 90 s; its console:\n{log[-1500:]}") from None
+            log = log_path.read_bytes().decode(errors="replace")
             dmesg = hv("dmesg").stdout
             assert "INVALID" not in log, log
             assert f"d{domid} ({name}) died" not in dmesg, dmesg[-2000:]   # a hypervisor bug

@@ -13,6 +13,9 @@
  * good (iret, shutdown, block, poll, vCPU down) are left out or have that sub-op
  * replaced; a guest may still do itself in (e.g. give back the frame its code is in),
  * which Xen allows: the test then sees a guest crash, never a hypervisor one.
+ * Our own text (and with it the hypercall page) is mapped read-only first, as a real
+ * kernel keeps it: a pointer into it gets -EFAULT instead of rewriting the stubs the
+ * guest needs to report and power off (a guest that did that would spin for ever).
  */
 #include "guest.h"
 
@@ -90,6 +93,8 @@ static void fuzz_main(void)
     unsigned long per_nr[64] = { 0 };
 
     map_shared_info();
+    for (char *page = _text; page < _etext; page += PAGE_SIZE)
+        CHECK(set_page_prot(page, L1_PROT_RO) == 0, "map our text read-only");
     cmdline_get_ulong("seed", &seed);
     cmdline_get_ulong("count", &count);
     cmdline_get_ulong("families", &families);
@@ -97,7 +102,7 @@ static void fuzz_main(void)
     scratch_va = (unsigned long)alloc_page();
     for (unsigned int i = 1; i < SCRATCH_PAGES; i++)
         CHECK((unsigned long)alloc_page() == scratch_va + i * PAGE_SIZE, "scratch not contiguous");
-    printk("fuzz: seed %lu, %lu calls, families %#lx\n", seed, count, families);
+    printk("fuzz: seed %lu, %lu calls, families 0x%lx\n", seed, count, families);
 
     for (unsigned long i = 0; i < count; i++) {
         unsigned long nr, a[5];
