@@ -69,6 +69,15 @@ def _from_addresses(path: str, data: bytes, offset: int) -> MultibootImage:
     return MultibootImage(entry, [(load_addr, data[start:end], size)])
 
 
+def load_elf(path: str) -> MultibootImage:
+    """Any ELF's PT_LOAD segments and entry (`hv run --entry32`: no header needed)."""
+    try:
+        with open(path, "rb") as f:
+            return _from_elf(path, f.read())
+    except OSError as err:
+        raise MultibootError(f"{path}: {err.strerror}")
+
+
 def _from_elf(path: str, data: bytes) -> MultibootImage:
     try:
         elf = ELFFile(io.BytesIO(data))

@@ -35,3 +35,13 @@ def test_ramdisk_is_the_multiboot_module(guests, tmp_path):
     assert "cmdline: hello from the command line, module: module bytes" in result.stdout, \
         result.stdout + result.stderr
     assert result.code == (0x21 << 1) | 1
+
+
+def test_entry32_starts_an_elf_at_its_entry_without_the_protocol(guests, tmp_path):
+    """`--entry32`: the same kernel, started at its ELF entry with EAX = EBX = 0, sees no
+    Multiboot magic and says so through its exit code ((0x11 << 1) | 1)."""
+    result = run_hv("run", _config(tmp_path, MULTIBOOT), "--entry32", "--timeout", "30")
+    assert result.code == (0x11 << 1) | 1, result.stdout + result.stderr
+    assert "magic ok" not in result.stdout
+    pv = run_hv("run", kernel("pv64", "hello"), "--entry32")
+    assert pv.code == 2 and "--entry32" in pv.stderr

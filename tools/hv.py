@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true",
                      help="print a JSON result on stdout (the console goes to stderr)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
+    run.add_argument("--entry32", action="store_true",
+                     help="hvm: start an ELF kernel at its entry in flat 32-bit mode (no"
+                          " Multiboot header or protocol needed)")
     run.add_argument("--gdb", type=_port, default=None, metavar="PORT",
                      help="serve the gdb remote protocol on 127.0.0.1:PORT (0: any free port)")
     run.add_argument("--gdb-wait", action="store_true",
@@ -169,6 +172,10 @@ def cmd_run(args) -> int:
         os.environ[EXTRA_ENV] = os.path.abspath(args.hypercalls)
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
     hvm = _hvm_options(cfg) if cfg.type == "hvm" else None
+    if args.entry32:
+        if hvm is None or not kernel:
+            raise BadInput("hv run: --entry32 starts an hvm guest's kernel (type=hvm, kernel=...)")
+        hvm.append("--entry32")
     trace = _trace_request(args, kernel, hvm is not None)
     start = time.monotonic()
     os.environ[PROGRESS_ENV] = "0.25"       # the domain reports its counts as they move

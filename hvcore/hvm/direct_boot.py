@@ -6,15 +6,19 @@ module)."""
 from __future__ import annotations
 
 from hvcore.hvm.domain import HvmBuildError
-from loaders.multiboot import BOOTLOADER_MAGIC, MultibootError, info_structure, load_multiboot
+from loaders.multiboot import (BOOTLOADER_MAGIC, MultibootError, info_structure, load_elf,
+                               load_multiboot)
 
 INFO_BASE = 0x9000          # one page below the EBDA: the information and what it points to
 INFO_PAGE = 0x1000
 
 
-def boot_multiboot(dom, path: str, cmdline: str, ramdisk: str | None = None) -> None:
+def boot_multiboot(dom, path: str, cmdline: str, ramdisk: str | None = None,
+                   entry32: bool = False) -> None:
+    """Load and enter the kernel; with `entry32` any ELF, at its entry, with EAX and EBX
+    0 (no Multiboot protocol: `hv run --entry32`)."""
     try:
-        image = load_multiboot(path)
+        image = load_elf(path) if entry32 else load_multiboot(path)
     except MultibootError as err:
         raise HvmBuildError(str(err))
     for paddr, data, memsz in image.segments:
@@ -26,7 +30,10 @@ def boot_multiboot(dom, path: str, cmdline: str, ramdisk: str | None = None) -> 
         dom.mem.zero(paddr + len(data), memsz - len(data))
     module = _load_module(dom, ramdisk, image) if ramdisk else None
     dom.mem.write(INFO_BASE, info_structure(INFO_BASE, dom.ram.size, cmdline, module))
-    dom.vcpus[0].state.enter_flat32(image.entry, BOOTLOADER_MAGIC, INFO_BASE)
+    if entry32:
+        dom.vcpus[0].state.enter_flat32(image.entry, 0, 0)
+    else:
+        dom.vcpus[0].state.enter_flat32(image.entry, BOOTLOADER_MAGIC, INFO_BASE)
 
 
 def _load_module(dom, path: str, image) -> tuple[int, int]:

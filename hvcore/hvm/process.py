@@ -33,6 +33,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kernel", default=None, help="a Multiboot kernel, booted directly")
     parser.add_argument("--cmdline", default="")
     parser.add_argument("--ramdisk", default=None, help="the Multiboot kernel's module")
+    parser.add_argument("--entry32", action="store_true",
+                        help="the kernel is a plain ELF: start at its entry, no Multiboot")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                slave_readonly=args.slave_readonly)
         if args.kernel:                    # (spawn_domain passes an empty one for disks)
             from hvcore.hvm.direct_boot import boot_multiboot
-            boot_multiboot(dom, args.kernel, args.cmdline, args.ramdisk)
+            boot_multiboot(dom, args.kernel, args.cmdline, args.ramdisk, args.entry32)
     except HvmBuildError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
