@@ -26,6 +26,7 @@ import threading
 import time
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK, UC_HOOK_CODE,
                      UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
@@ -265,6 +266,9 @@ class Engine:
         self.cpu = _LiveCpuState(self.uc)
         self._pending = _Pending()
         self.hook_error: str | None = None
+        # given a physical address nothing maps: map something there and retry (True),
+        # or let the run end as EXIT_UNMAPPED (HVM's open bus: hvcore/hvm/open_bus.py)
+        self.on_unmapped: Callable[[int], bool] | None = None
         self.stop_address = 0      # an address that is mapped and never executed
         # where the ring-0 entry stub and its frame live (set by the domain builder)
         self.iret_stub = 0
@@ -647,6 +651,8 @@ class Engine:
         return True
 
     def _on_unmapped(self, access: int, address: int, size: int, value: int) -> bool:
+        if self.on_unmapped is not None and self.on_unmapped(address):
+            return True
         self._record(Exit(EXIT_UNMAPPED, address=address, detail=f"access={access} size={size}"))
         return False
 

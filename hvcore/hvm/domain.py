@@ -18,6 +18,7 @@ from typing import Callable
 
 from hvcore import engine as eng
 from hvcore.arch.x86.hvm.vcpu import HvmVcpu
+from hvcore.hvm import open_bus
 from hvcore.hvm.apic_bus import ApicBus
 from hvcore.hvm.devices.cmos import Cmos
 from hvcore.hvm.devices.debug_console import DebugConsole
@@ -197,6 +198,7 @@ def _add_vcpu(dom: HvmDomain, index: int) -> HvmVcpu:
     vcpu.attach_lapic(lapic)
     lapic.page.map_into(engine, lapic.mmio_write, on_read=(TCCR, lapic.refresh_count))
     dom.ioapic.page.map_into(engine, dom.ioapic.mmio_write)
+    open_bus.attach(engine)
     vcpu.reset()
     vcpu.waiting_for_sipi = index != 0
     dom.vcpus.append(vcpu)
