@@ -17,11 +17,7 @@ _start:
         .code32
         .set    LAPIC, 0xFEE00000
         .set    IOAPIC, 0xFEC00000
-pm:     mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x7000, %esp
+pm:     FLAT_DATA
         mov     $0x40, %ecx
         mov     $h40, %eax
         call    gate

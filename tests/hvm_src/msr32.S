@@ -11,11 +11,7 @@
 _start:
         ENTER_PM32 pm
         .code32
-pm:     mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x7000, %esp
+pm:     FLAT_DATA
         mov     $hgp, %eax
         mov     %ax, idt + 13 * 8
         movw    $0x08, idt + 13 * 8 + 2

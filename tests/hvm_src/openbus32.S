@@ -13,11 +13,7 @@
 _start:
         ENTER_PM32 pm
         .code32
-pm:     mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x7000, %esp
+pm:     FLAT_DATA
         mov     $targets, %esi
         mov     $0x500, %edi
 1:      mov     (%esi), %ebx
