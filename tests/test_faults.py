@@ -119,6 +119,34 @@ def test_on_actions_are_honoured(host, kern, settings, reason, restarts):
            restarts=restarts)
 
 
+@pytest.mark.parametrize("on_crash", ["destroy", "restart"])
+def test_hvm_guest_that_triple_faults_next_to_a_pv_guest(host, tmp_path_factory, on_crash):
+    """A PC shuts down on a triple fault: on_crash="destroy" ends the domain with a
+    report, "restart" resets it (the chipset's answer) and it faults again, for ever;
+    a PV guest beside it finishes either way."""
+    from test_hvm_delivery import boot_sector
+    hv, tmp = host
+    image = boot_sector(tmp_path_factory.mktemp("tf"), "triple32")
+    cfg = tmp / "tf.cfg"
+    cfg.write_text(f'name = "tf"\ntype = "hvm"\nmemory = 16\non_crash = "{on_crash}"\n'
+                   f'disk = [ "{image},raw,hda,rw" ]\n')
+    assert hv("create", cfg).code == 0
+    assert hv("create", _cfg(tmp, "calm", kernel("pv64", "hello"))).code == 0
+    _wait_gone(hv, "calm", limit=60)
+    assert "hello: PASS" in (tmp / "state" / "d2.log").read_text()
+    if on_crash == "destroy":
+        _wait_gone(hv, "tf", limit=60)
+        log = hv("dmesg").stdout
+        assert "d1 (tf) crash" in log and "triple fault" in log, log[-2000:]
+        resets = 0
+    else:
+        _wait_log(tmp / "state" / "d1.log", r"(?s)tf\n.*tf\n.*tf\n")
+        assert [d["name"] for d in _domains(hv)] == ["tf"]
+        resets = (tmp / "state" / "d1.log").read_text().count("tf\n") - 1
+        assert hv("destroy", "tf").code == 0
+    record("faults", f"hvm triple fault, on_crash={on_crash}", resets_seen=resets)
+
+
 def test_sigkill_of_a_domain_in_the_middle_of_block_io_leaks_nothing(host):
     hv, tmp = host
     state = tmp / "state"

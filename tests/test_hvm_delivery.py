@@ -56,17 +56,7 @@ def test_ring3_int_gate_switches_to_tss_stack_and_dpl_is_checked(firmware, tmp_p
 
 def test_triple_fault_crashes_the_domain(firmware, tmp_path):
     # an IDT with nothing in it: #GP on int 3 cannot be delivered either -> #DF -> shutdown
-    src = tmp_path / "tf.S"
-    src.write_text(".code16\n.globl _start\n_start:\n cli\n lidt idtr\n"
-                   " lgdtl gdtr\n mov %cr0,%eax\n or $1,%eax\n mov %eax,%cr0\n"
-                   " ljmpl $8,$pm\n.code32\npm: int $3\n"
-                   ".p2align 3\ngdt: .quad 0, 0x00CF9A000000FFFF\n"
-                   "gdtr: .word 15\n .long gdt\nidtr: .word 0\n .long 0\n"
-                   ".org 510\n.word 0xAA55\n")
-    obj, image = tmp_path / "tf.o", tmp_path / "tf.img"
-    subprocess.run(["gcc", "-m32", "-c", "-o", str(obj), str(src)], check=True)
-    subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7C00", "--oformat", "binary",
-                    "-o", str(image), str(obj)], check=True)
+    image = boot_sector(tmp_path, "triple32")
     dom, reason, _out = boot(firmware, image)
     try:
         assert reason == "crash"

@@ -7,6 +7,8 @@ import struct
 
 from test_hvm_delivery import boot, boot_sector, firmware  # noqa: F401 - fixture
 
+from reliability import record
+
 from hvcore.hvm import open_bus
 from hvcore.hvm.domain import build_hvm_domain
 
@@ -32,6 +34,8 @@ def test_loads_outside_ram_give_all_ones_and_stores_are_dropped(firmware, tmp_pa
             dom.destroy()
         for page in range(0, victim.ram.size, 0x100000):
             assert victim.mem.read(page + 0x800, len(PATTERN)) == PATTERN
+        record("isolation", "hvm guest outside its RAM", stores_and_loads=TARGETS * 3 + 1024,
+               open_bus_pages=6, victim_bytes_verified=16 * len(PATTERN))
     finally:
         victim.destroy()
 

@@ -21,8 +21,10 @@ SECTIONS = {
     "isolation": ("Isolation", "A hostile PV guest (guests/kernels/isolation.c) attacks a victim "
                   "domain through a real host by every route a PV guest has; each attempt must "
                   "get Xen's answer, then the victim checks its pages, grant entries, port and "
-                  "xenstore node unchanged and xenstored still serves it and a new domain.",
-                  "tests/test_isolation.py"),
+                  "xenstore node unchanged and xenstored still serves it and a new domain. "
+                  "An HVM guest stores to and loads from physical addresses outside its RAM "
+                  "(open bus: all ones, stores dropped) while another domain's RAM is checked "
+                  "unchanged.", "tests/test_isolation.py, tests/test_hvm_open_bus.py"),
     "fuzz": ("Hypercall fuzzing", "Random hypercalls, sub-ops and arguments: made from inside "
              "running guests (guests/kernels/fuzz.c, hypothesis picks seed, ABI and families) "
              "on a host next to a bystander domain, and on a booted vCPU in-process. Every "
@@ -30,8 +32,9 @@ SECTIONS = {
              "tests/test_hypercall_fuzz.py"),
     "faults": ("Faults", "Guests that spin or flood their console next to guests that must "
                "finish; on_poweroff/on_reboot/on_crash actions; SIGKILL of a domain process "
-               "and of the host during block I/O (fds, state files, flushed data); two hosts "
-               "side by side.", "tests/test_faults.py"),
+               "and of the host during block I/O (fds, state files, flushed data); an HVM "
+               "guest that triple-faults (destroyed, or reset for ever) beside a PV guest that "
+               "finishes; two hosts side by side.", "tests/test_faults.py"),
     "bad_input": ("Bad input", "Broken kernels, configs, disk specs and options: one line on "
                   "stderr, exit code 2, nothing started, no file created.",
                   "tests/test_bad_input_sweep.py"),
@@ -43,8 +46,7 @@ _META = ("when", "cpus", "load", "python")
 # What the tests above do not cover or found and left open (kept with the tool that
 # writes the page, so the page never claims more than the suite checks).
 KNOWN_LIMITS = [
-    "HVM guests: none of these tests exist for them yet (accesses outside guest RAM, "
-    "triple faults, HVM fuzzing).",
+    "HVM guests: hypercalls are not fuzzed from inside an HVM guest (only PV guests' are).",
     "A granter can grant one of its page-table frames writable to another domain, whose "
     "mapping is then not refused: the granter's page types live in its own process and "
     "the host pins grants without them (a domain mapping its own table this way is "
