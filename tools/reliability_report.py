@@ -47,10 +47,6 @@ _META = ("when", "cpus", "load", "python")
 # writes the page, so the page never claims more than the suite checks).
 KNOWN_LIMITS = [
     "HVM guests: hypercalls are not fuzzed from inside an HVM guest (only PV guests' are).",
-    "A granter can grant one of its page-table frames writable to another domain, whose "
-    "mapping is then not refused: the granter's page types live in its own process and "
-    "the host pins grants without them (a domain mapping its own table this way is "
-    "refused).",
     "A vCPU that polls with a timeout (SCHEDOP_poll) makes its engine translate code "
     "again and again (why is not found yet): its code buffer fills at ~1-2 MB/s, now "
     "only up to the engine's 32 MiB buffer (it was Unicorn's 1 GiB); the soak reports it.",
