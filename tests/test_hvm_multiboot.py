@@ -45,3 +45,10 @@ def test_entry32_starts_an_elf_at_its_entry_without_the_protocol(guests, tmp_pat
     assert "magic ok" not in result.stdout
     pv = run_hv("run", kernel("pv64", "hello"), "--entry32")
     assert pv.code == 2 and "--entry32" in pv.stderr
+
+
+def test_hv_run_cmdline_reaches_a_multiboot_kernel(guests):
+    # --cmdline (and no config at all) overrides the config's extra =, as for PV guests
+    result = run_hv("run", "--type", "hvm", MULTIBOOT, "--cmdline", "typed on hv run",
+                    "--timeout", "30")
+    assert "cmdline: typed on hv run" in result.stdout, result.stdout + result.stderr
