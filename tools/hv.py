@@ -299,6 +299,7 @@ def _what_to_boot(args) -> tuple[str, str, int, str, int, object]:
     for warning in cfg.warnings:
         sys.stderr.write(f"hv: {warning}\n")
     cmdline = args.cmdline if args.cmdline is not None else (cfg.cmdline or "")
+    cfg = dataclasses.replace(cfg, cmdline=cmdline)     # what an HVM guest's loader passes
     return (str(cfg.kernel or ""), args.name or cfg.name, args.memory or cfg.memory, cmdline,
             cfg.vcpus, cfg)
 
