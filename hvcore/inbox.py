@@ -39,6 +39,7 @@ SET_PENDING = 1      # mark `port` pending (an interdomain send arrived)
 PEER_CLOSED = 2      # the other end of `port` closed: it becomes unbound again
 PEER_BOUND = 3       # the unbound `port` was bound by domain `arg >> 32`, port `arg & 0xffffffff`
 GDB_LISTEN = 4       # (from the host) serve gdb on 127.0.0.1:`port` (0: any), say which
+SAVE = 5             # (from the host) hv save: snapshot now; `port` 1: keep running (-c)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import select
 import time
 from typing import TYPE_CHECKING
 
-from hvcore.inbox import GDB_LISTEN
+from hvcore.inbox import GDB_LISTEN, SAVE
 from hvcore.public import xen as XEN
 from hvcore.time import refresh_times
 
@@ -59,6 +59,9 @@ def apply_requests(dom: "Domain") -> None:
         if req.kind == GDB_LISTEN:
             from hvcore.gdb.attach import listen
             listen(dom, req.port)
+        elif req.kind == SAVE:
+            from hvcore.snapshot.process import save
+            save(dom, keep_running=bool(req.port))
         else:
             ev.peer_event(dom, req.kind, req.port, req.arg)
 

@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     mem = sub.add_parser("mem-set", help="set a domain's memory target (its balloon driver acts)")
     mem.add_argument("dom", help="domain name or id")
     mem.add_argument("mib", type=_positive_int, help="the new target in MiB")
+    save = sub.add_parser("save", help="save a domain to FILE and stop it (docs/snapshot-format.md)")
+    save.add_argument("-c", dest="checkpoint", action="store_true",
+                      help="checkpoint: leave the domain running")
+    save.add_argument("dom", help="domain name or id")
+    save.add_argument("file", help="the snapshot file to write")
+    restore = sub.add_parser("restore", help="create a domain from a snapshot FILE (hv save)")
+    restore.add_argument("file", help="a snapshot file written by hv save")
+    restore.add_argument("--name", default=None, help="name the domain NAME (default: the saved name)")
+    restore.add_argument("-c", dest="console", action="store_true",
+                         help="attach to its console (Ctrl-] detaches)")
+    restore.add_argument("-p", dest="paused", action="store_true", help="leave it paused")
     sub.add_parser("dmesg", help="the hypervisor's log")
     sub.add_parser("info", help="about the host")
     xs = sub.add_parser("xenstore", help="read and change the host's xenstore (as dom0)")
@@ -437,8 +448,25 @@ def _host_command(args, client) -> int:
                       for r in client.request("list")["domains"]):
                 time.sleep(0.1)
         return 0
+    if cmd in ("save", "restore"):
+        return _snapshot(client, args)
     client.request(cmd, dom=args.dom)      # destroy, pause, unpause
     return 0
+
+
+def _snapshot(client, args) -> int:
+    """hv save [-c] DOM FILE, hv restore FILE: the host does the work (hvcore/snapshot/)."""
+    path = os.path.abspath(args.file)
+    if args.command == "save":
+        reply = client.request("save", dom=args.dom, file=path, checkpoint=args.checkpoint)
+        kept = ", still running" if args.checkpoint else ""
+        sys.stderr.write(f"hv: saved d{reply['domid']} ({reply['name']}) to {args.file}{kept}\n")
+        return 0
+    reply = client.request("restore", start=True, file=path, name=args.name)
+    if args.paused:
+        client.request("pause", dom=reply["domid"])
+    sys.stderr.write(f"hv: restored d{reply['domid']} ({reply['name']}) from {args.file}\n")
+    return _console(client, reply["domid"]) if args.console else 0
 
 
 def _pcap_path(path: str | None, who: str) -> str | None:

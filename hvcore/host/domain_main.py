@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gdb-wait", action="store_true", help="stop before the first instruction")
     parser.add_argument("--trace", default=None, help="what to trace (hvcore/trace/spec.py)")
     parser.add_argument("--trace-out", default=None, help="the trace file (created by the host)")
+    parser.add_argument("--restore", default=None, help="run on from this snapshot (hv restore)")
     args = parser.parse_args(argv)
     set_process_name(f"hv: d{args.domid} {args.name}")
     sock = socket.socket(fileno=args.sock)
@@ -70,17 +71,25 @@ def main(argv: list[str] | None = None) -> int:
     from loaders.pv_builder import build_pv_domain
 
     load_families()
+    from hvcore.snapshot import SnapshotError, SnapshotFormatError
     try:
-        dom = build_pv_domain(load_kernel(args.kernel), args.memory, args.cmdline,
-                              args.domid, args.name, console_write=_hypervisor_console(sock),
-                              vcpus=args.vcpus)
-    except LoaderError as err:
+        if args.restore is not None:
+            from hvcore.snapshot.process import restored_domain
+            dom = restored_domain(args.restore, args.domid, args.name, _hypervisor_console(sock))
+        else:
+            dom = build_pv_domain(load_kernel(args.kernel), args.memory, args.cmdline,
+                                  args.domid, args.name, console_write=_hypervisor_console(sock),
+                                  vcpus=args.vcpus)
+    except (LoaderError, SnapshotError, SnapshotFormatError) as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
     dom.backend_notify = lambda port: os.eventfd_write(args.notify, 1)
     dom.console_io_allowed = not args.no_console_io
     dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")  # 0: the host
     dom.host = HostLink(sock)
+    if args.restore is not None:
+        from hvcore.snapshot.process import reconnect
+        reconnect(dom)
     _exit_with_host(dom.domid)
     if args.gdb is not None:
         from hvcore.gdb.server import GdbServer

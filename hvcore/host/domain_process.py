@@ -42,6 +42,7 @@ class DomainProcess:
     xenstore: "_XenstoreLink | None" = None
     grants: "object | None" = None             # hvcore.grant_table.HostGrantTable
     gdb_listening: dict | None = None          # the domain's answer to GDB_LISTEN
+    save_messages: list = field(default_factory=list)   # hv save: (message, fds) as they come
     ram_fd: int = -1
     _buffer: bytes = b""
 
@@ -87,6 +88,8 @@ class DomainProcess:
             self.shutdown = message
         elif event == "gdb_listening":
             self.gdb_listening = message
+        elif event in ("save_park", "saved"):
+            self.save_messages.append((message, fds))
         elif event == "progress":
             self.progress = message
         elif event == "error":
@@ -244,9 +247,10 @@ class _XenstoreLink:
 def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
                  cmdline: str = "", console_io: bool = True, vcpus: int = 1,
                  gdb_port: int | None = None, gdb_wait: bool = False,
-                 hvm: list[str] | None = None,
+                 hvm: list[str] | None = None, restore: str | None = None,
                  trace: tuple[str, str] | None = None) -> DomainProcess:
     """Start a domain in its own process and wait until its memory is handed over.
+    `restore`: run on from that snapshot file (hvcore/snapshot/);
     `hvm`: an HVM domain, with these options for its process (hvcore/hvm/process.py)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     notify = os.eventfd(0, os.EFD_NONBLOCK)
@@ -260,6 +264,8 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
         argv += ["--gdb", str(gdb_port)] + (["--gdb-wait"] if gdb_wait else [])
     if trace is not None:          # (SPEC, FILE): the file exists, with its header
         argv += ["--trace", trace[0], "--trace-out", trace[1]]
+    if restore is not None:        # hv restore: the snapshot file instead of a kernel
+        argv += ["--restore", restore]
     if hvm is not None:
         argv += ["--hvm", *hvm]
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),

@@ -256,6 +256,9 @@ class Host:
             return self._xenstore(req)
         if op == "info":
             return {"ok": True, "info": self._info()}
+        if op == "restore":
+            from hvcore.snapshot.host import restore_domain
+            return restore_domain(self, req.get("file", ""), req.get("name"))
         g = self._find(req.get("dom"))
         if g.preserved:
             return self._preserved_request(conn, g, op)
@@ -271,6 +274,9 @@ class Host:
             return {"ok": True}
         if op == "gdbserver":
             return self._gdbserver(g, req.get("port", 0))
+        if op == "save":                           # hvcore/snapshot/host.py
+            from hvcore.snapshot.host import save_domain
+            return save_domain(self, g, req.get("file", ""), bool(req.get("checkpoint")))
         if op == "console":
             conn.sendall(json.dumps({"ok": True}).encode() + b"\n")
             log = self.state / f"d{g.dp.domid}.log"

@@ -96,12 +96,21 @@ def decode_memory(payload: bytes) -> MemoryImage:
     return MemoryImage(paddr, size, pages)
 
 
-def write_sections(out: BinaryIO, sections: list[tuple[bytes, bytes]]) -> None:
-    """Header, the sections in order, END."""
+def pack_section(tag: bytes, payload: bytes) -> bytes:
+    return SECTION.pack(tag, zlib.crc32(payload), len(payload)) + payload
+
+
+def write_file(out: BinaryIO, packed: list[bytes]) -> None:
+    """Header, sections already packed (`pack_section`), in order, then END. Parts of
+    a file may be packed by different processes (the domain's, the host's)."""
     out.write(HEADER.pack(MAGIC, VERSION, 0))
-    for tag, payload in [*sections, (END, b"")]:
-        out.write(SECTION.pack(tag, zlib.crc32(payload), len(payload)))
-        out.write(payload)
+    for part in packed:
+        out.write(part)
+    out.write(pack_section(END, b""))
+
+
+def write_sections(out: BinaryIO, sections: list[tuple[bytes, bytes]]) -> None:
+    write_file(out, [pack_section(tag, payload) for tag, payload in sections])
 
 
 def read_sections(data: bytes, what: str = "snapshot") -> list[tuple[bytes, bytes]]:

@@ -38,14 +38,24 @@ class DomainSnapshot:
         return out.getvalue()
 
     def sections(self) -> list[tuple[bytes, bytes]]:
-        meta = {**self.meta, "kind": self.kind}
+        return [self.meta_section(), *self.domain_sections(), self.xenstore_section()]
+
+    def meta_section(self) -> tuple[bytes, bytes]:
+        return F.META, _json({**self.meta, "kind": self.kind})
+
+    def domain_sections(self) -> list[tuple[bytes, bytes]]:
+        """What the domain's own process knows: its state and memory."""
         cpus = {"domain": self.domain, "vcpus": self.vcpus}
-        return ([(F.META, _json(meta)), (F.CPUS, _json(cpus))]
-                + [(F.MEMR, F.encode_memory(image)) for image in self.memory]
-                + [(F.XSTR, _json(self.xenstore))])
+        return [(F.CPUS, _json(cpus))] + [(F.MEMR, F.encode_memory(i)) for i in self.memory]
+
+    def xenstore_section(self) -> tuple[bytes, bytes]:
+        return F.XSTR, _json(self.xenstore)
 
     @classmethod
-    def from_bytes(cls, data: bytes, what: str = "snapshot") -> "DomainSnapshot":
+    def from_bytes(cls, data: bytes, what: str = "snapshot",
+                   memory: bool = True) -> "DomainSnapshot":
+        """The snapshot in `data`, checked whole (every CRC). Without `memory` the
+        pages are left out (the host needs META and XSTR only)."""
         found: dict[bytes, list[bytes]] = {}
         for tag, payload in F.read_sections(data, what):
             found.setdefault(tag, []).append(payload)
@@ -59,17 +69,18 @@ class DomainSnapshot:
             raise SnapshotFormatError(f"{what}: META/CPUS sections do not describe a domain")
         xenstore = _unjson(found[F.XSTR][0], "XSTR", what) if F.XSTR in found else {}
         return cls(kind, cpus.get("domain", {}), cpus["vcpus"],
-                   [F.decode_memory(p) for p in found[F.MEMR]], meta, xenstore)
+                   [F.decode_memory(p) for p in found[F.MEMR]] if memory else [],
+                   meta, xenstore)
 
 
-def read_file(path: str) -> DomainSnapshot:
+def read_file(path: str, memory: bool = True) -> DomainSnapshot:
     """A snapshot file, checked whole; SnapshotFormatError (one line) if it cannot be used."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as err:
         raise SnapshotFormatError(f"{path}: {err.strerror}") from None
-    return DomainSnapshot.from_bytes(data, path)
+    return DomainSnapshot.from_bytes(data, path, memory)
 
 
 def _json(value: dict) -> bytes:
