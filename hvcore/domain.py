@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hvcore.grant_table import GrantFrames, Maptrack
     from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
+    from hvcore.replay.record import Session as ReplaySession
     from hvcore.trace.tracer import Tracer
     from hvcore.vcpu import VCPU
 
@@ -95,6 +96,8 @@ class Domain:
     debugger: "GdbServer | None" = None
     # execution/event tracing (hvcore.trace.tracer), only when `--trace` asks for it
     tracer: "Tracer | None" = None
+    # deterministic execution, record/replay (hvcore.replay.record), only when asked for
+    replay: "ReplaySession | None" = None
     # page types and type counts of our frames (hvcore/arch/x86/pv/page_types.py)
     page_types: object = None
     # frames given back to the hypervisor (ballooned out), free to be handed out again

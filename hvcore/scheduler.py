@@ -45,7 +45,10 @@ def next_deadline_ns(dom: "Domain") -> int | None:
 
 def watch_inbox(dom: "Domain") -> None:
     """Let other processes' requests stop a running vCPU at once: every engine of the
-    domain watches the inbox doorbell from its C block hook (hvcore/inbox.py)."""
+    domain watches the inbox doorbell from its C block hook (hvcore/inbox.py).
+    Not when deterministic: requests then wait for the end of a slice."""
+    if dom.replay is not None:
+        return
     for v in dom.vcpus:
         v.engine.watch_doorbell(dom.inbox.doorbell_address)
 
@@ -53,6 +56,9 @@ def watch_inbox(dom: "Domain") -> None:
 def apply_requests(dom: "Domain") -> None:
     """Requests other processes posted to this domain (only we write our event state)."""
     from hvcore.hypercalls import event_channel_op as ev
+    if dom.replay is not None:
+        dom.replay.apply_requests()       # stamped with the clock (hvcore/replay/record.py)
+        return
     if dom.inbox is None:
         return
     for req in dom.inbox.drain():
@@ -95,6 +101,9 @@ def _debugger_stops(dom: "Domain") -> bool:
 
 def _sleep_until_event(dom: "Domain", deadline: float | None) -> None:
     """All vCPUs blocked: sleep to the next timer (a blocked domain costs no CPU)."""
+    if dom.replay is not None:
+        dom.replay.idle(deadline)         # deterministic: time jumps to the timer
+        return
     wake = next_deadline_ns(dom)
     pause = 0.05
     if wake is not None:

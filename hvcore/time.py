@@ -99,6 +99,10 @@ class DomainTime:
         """The TSC a guest `rdtsc` reads now."""
         return native_tsc().read()
 
+    def refresh_clock_ns(self) -> int:
+        """The clock that paces refresh_times (the host's; the guest's when deterministic)."""
+        return _time.monotonic_ns()
+
     def wallclock_at_boot(self) -> tuple[int, int]:
         """(wc_sec, wc_nsec): wall time when system time was 0, as Xen publishes it."""
         return divmod(self.wall_at_boot_ns, 1_000_000_000)
@@ -126,7 +130,7 @@ def publish_vcpu_time(v) -> None:
 
 def refresh_times(dom) -> None:
     """Republish the time records that are older than REFRESH_NS (cheap when fresh)."""
-    now = _time.monotonic_ns()
+    now = dom.time.refresh_clock_ns()
     if now - dom.time.last_refresh_ns < REFRESH_NS:
         return
     dom.time.last_refresh_ns = now

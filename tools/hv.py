@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --gdb: stop the guest before its first instruction until gdb connects")
     from hvcore.trace.cli import add_run_options, add_trace_command
     add_run_options(run)
+    from hvcore.replay.cli import add_run_options as add_replay_options
+    add_replay_options(run)
     add_trace_command(sub)
     bench = sub.add_parser("bench", help="the benchmark suite (as `make bench`; docs/benchmarks.md)")
     bench.add_argument("options", nargs="*", metavar="OPTION",
@@ -188,11 +190,13 @@ def cmd_run(args) -> int:
             raise BadInput("hv run: --entry32 starts an hvm guest's kernel (type=hvm, kernel=...)")
         hvm.append("--entry32")
     trace = _trace_request(args, kernel, hvm is not None)
+    replay = _replay_request(args, hvm is not None, vcpus)
     start = time.monotonic()
     os.environ[PROGRESS_ENV] = "0.25"       # the domain reports its counts as they move
     try:
         dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus,
-                          gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm, trace=trace)
+                          gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm, trace=trace,
+                          replay=replay)
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
     if dp.info.get("gdb_port") is not None:
@@ -209,7 +213,7 @@ def cmd_run(args) -> int:
     deadline = start + args.timeout if args.timeout else None
     stopped = None              # why we end the domain ourselves, if we do
     watch = RunWatch(args.expect, args.no_progress)
-    stdin = _StdinFeeder()
+    stdin = _StdinFeeder(reads=not args.replay)    # a replay's input is its recording's
     busy = False
     try:
         while dp.proc.poll() is None:
@@ -248,9 +252,9 @@ class _StdinFeeder:
     A terminal is put in raw mode (keys go to the guest as typed, as with `hv console`);
     Ctrl-] there ends the run."""
 
-    def __init__(self) -> None:
+    def __init__(self, reads: bool = True) -> None:
         self.pending = b""
-        self.open = not sys.stdin.closed and _readable_fd(0)
+        self.open = reads and not sys.stdin.closed and _readable_fd(0)
         self.quit = False
         self.saved_tty = None
         if self.open and os.isatty(0):
@@ -590,6 +594,15 @@ def _trace_request(args, kernel: str, hvm: bool, append: bool = False) -> tuple[
         return prepare_run(args.trace, args.trace_out, kernel, append)
     except TraceInputError as err:
         raise BadInput(f"hv {args.command}: {err}")
+
+
+def _replay_request(args, hvm: bool, vcpus: int) -> list[str] | None:
+    """--deterministic, --record FILE, --replay FILE checked (hvcore/replay/cli.py)."""
+    from hvcore.replay.cli import ReplayInputError, domain_options
+    try:
+        return domain_options(args, hvm, vcpus)
+    except ReplayInputError as err:
+        raise BadInput(f"hv run: {err}") from None
 
 
 def cmd_trace(args) -> int:

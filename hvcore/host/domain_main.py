@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", default=None, help="what to trace (hvcore/trace/spec.py)")
     parser.add_argument("--trace-out", default=None, help="the trace file (created by the host)")
     parser.add_argument("--restore", default=None, help="run on from this snapshot (hv restore)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="guest time and event delivery from instruction counts")
+    parser.add_argument("--record", default=None, help="write outside events to FILE")
+    parser.add_argument("--replay", default=None, help="apply the outside events of FILE")
     args = parser.parse_args(argv)
     set_process_name(f"hv: d{args.domid} {args.name}")
     sock = socket.socket(fileno=args.sock)
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from hvcore.hypercalls import load_families
     from hvcore.host.peers import HostLink
     from hvcore.inbox import Inbox
-    from hvcore.scheduler import run_domain, watch_inbox
+    from hvcore.scheduler import watch_inbox
     from loaders.elf import LoaderError, load_kernel
     from loaders.pv_builder import build_pv_domain
 
@@ -91,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         from hvcore.snapshot.process import reconnect
         reconnect(dom)
     _exit_with_host(dom.domid)
+    if (args.deterministic or args.record or args.replay) and not _start_replay(dom, args, sock):
+        return 2
     if args.gdb is not None:
         from hvcore.gdb.server import GdbServer
         try:
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
                 "hv_phys_base": dom.hv_region.paddr, "pid": os.getpid(),
-                "vcpus": len(dom.vcpus),
+                "vcpus": len(dom.vcpus), "deterministic": dom.replay is not None,
                 "gdb_port": dom.debugger.port if dom.debugger is not None else None,
                 "console_evtchn": dom.console_evtchn, "store_evtchn": dom.store_evtchn},
          [dom.ram.fd, dom.hv_region.fd, dom.inbox.fd, dom.inbox.eventfd, dom.grants.region.fd])
@@ -114,16 +120,43 @@ def main(argv: list[str] | None = None) -> int:
     if dom.debugger is not None:
         dom.debugger.start()
     try:
-        reason = run_domain(dom)
+        reason = _run(dom)
     finally:
         if dom.tracer is not None:       # what is buffered reaches the file, even on a bug
             dom.tracer.close(dom.shutdown_reason or "hypervisor error")
+        if dom.replay is not None:
+            dom.replay.close(dom.shutdown_reason or "hypervisor error")
     if dom.debugger is not None:
         dom.debugger.domain_ended(reason)
     send(sock, {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                 "hypercalls": sum(v.hypercalls_made for v in dom.vcpus),
                 "traps": sum(v.traps_taken for v in dom.vcpus)})
     return EXIT_CODES.get(reason, 1)
+
+
+def _run(dom) -> str:
+    """run_domain; a replay that leaves its recording crashes the domain, saying so."""
+    from hvcore.scheduler import run_domain
+    if dom.replay is None:
+        return run_domain(dom)
+    from hvcore.replay.record import RecordError
+    try:
+        return run_domain(dom)
+    except RecordError as err:
+        dom.crash(f"d{dom.domid}: {err}")
+        return "crash"
+
+
+def _start_replay(dom, args, sock: socket.socket) -> bool:
+    """Deterministic mode (and --record/--replay) before the first instruction, and
+    before a tracer's hooks: the instruction counter must be the engine's first hook."""
+    from hvcore.replay.record import RecordError, start
+    try:
+        dom.replay = start(dom, args.kernel, args.memory, args.cmdline, args.record, args.replay)
+    except RecordError as err:
+        send(sock, {"event": "error", "message": str(err)})
+        return False
+    return True
 
 
 def _exit_with_host(domid: int, every: float = 0.25) -> None:

@@ -149,7 +149,9 @@ class DomainProcess:
     def feed_console(self, data: bytes) -> int:
         """Console daemon work: put input in the guest's ring (hvcore.console_ring)
         and notify its console port. Returns how many bytes were taken."""
-        if self.info.get("hvm"):          # to the UART, through the domain's inbox
+        if self.info.get("hvm") or self.info.get("deterministic"):
+            # to the UART, or to a deterministic domain that puts it in its ring itself
+            # between slices (hvcore/replay/record.py), through the domain's inbox
             from hvcore.hvm.run import CONSOLE_INPUT
             for at in range(0, len(data), 8):
                 chunk = data[at:at + 8]
@@ -248,10 +250,12 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
                  cmdline: str = "", console_io: bool = True, vcpus: int = 1,
                  gdb_port: int | None = None, gdb_wait: bool = False,
                  hvm: list[str] | None = None, restore: str | None = None,
-                 trace: tuple[str, str] | None = None) -> DomainProcess:
+                 trace: tuple[str, str] | None = None,
+                 replay: list[str] | None = None) -> DomainProcess:
     """Start a domain in its own process and wait until its memory is handed over.
     `restore`: run on from that snapshot file (hvcore/snapshot/);
-    `hvm`: an HVM domain, with these options for its process (hvcore/hvm/process.py)."""
+    `hvm`: an HVM domain, with these options for its process (hvcore/hvm/process.py);
+    `replay`: the domain process's deterministic-mode options (hvcore/replay/)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     notify = os.eventfd(0, os.EFD_NONBLOCK)
     argv = [sys.executable, "-m", "hvcore.host.domain_main", "--sock", str(child.fileno()),
@@ -266,6 +270,8 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
         argv += ["--trace", trace[0], "--trace-out", trace[1]]
     if restore is not None:        # hv restore: the snapshot file instead of a kernel
         argv += ["--restore", restore]
+    if replay:                     # --deterministic, --record FILE, --replay FILE
+        argv += replay
     if hvm is not None:
         argv += ["--hvm", *hvm]
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),

@@ -20,6 +20,11 @@ struct hv_slot {
     volatile int32_t preempt;   /* set by the slice timer, cleared here */
     volatile int32_t stop_next; /* set by a debugger hook: stop before the next insn */
     volatile int32_t *doorbell; /* the domain's inbox doorbell, rung by other processes */
+    /* --deterministic only (hvcore/replay/clock.py): instructions this engine ran, and
+     * the count at which it stops (before running that instruction) */
+    volatile uint64_t icount;
+    volatile uint64_t icount_stop;
+    volatile int32_t counting;
 };
 
 static struct hv_slot slots[HV_MAX_ENGINES];
@@ -40,6 +45,9 @@ volatile int32_t *hv_preempt_register(void *uc)
             slots[i].preempt = 0;
             slots[i].stop_next = 0;
             slots[i].doorbell = NULL;
+            slots[i].icount = 0;
+            slots[i].icount_stop = UINT64_MAX;
+            slots[i].counting = 0;
             return &slots[i].preempt;
         }
     }
@@ -100,9 +108,41 @@ void hv_insn_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
         if (slots[i].uc == uc) {
             if (slots[i].stop_next) {
                 slots[i].stop_next = 0;
+                if (slots[i].counting)
+                    slots[i].icount--;  /* hv_count_hook counted an insn that will not run */
                 emu_stop(uc);
             }
             return;
         }
     }
+}
+
+/*
+ * Instruction counting for --deterministic (hvcore/replay/clock.py). Unicorn has no
+ * retired-instruction counter we can read, and `emu_start(count=)` keeps its count to
+ * itself; so this UC_HOOK_CODE callback, installed first on the engine, counts each
+ * instruction about to run and stops the engine (before the instruction) when the
+ * count reaches `icount_stop`. The engine skips code hooks once a stop is pending, so
+ * an instruction stopped before by a block hook is not counted. A later hook that
+ * stops on the instruction after this one counted it (a breakpoint) takes it back.
+ * user_data is the engine's slot: no search on the hottest path there is.
+ */
+void hv_count_hook(void *uc, uint64_t address, uint32_t size, struct hv_slot *s)
+{
+    (void)address; (void)size;
+    if (s->icount >= s->icount_stop) {
+        s->icount_stop = UINT64_MAX;
+        emu_stop(uc);
+        return;
+    }
+    s->icount++;
+}
+
+/* The engine's slot (its icount, icount_stop and counting words), for counting. */
+struct hv_slot *hv_slot_of(void *uc)
+{
+    for (int i = 0; i < HV_MAX_ENGINES; i++)
+        if (slots[i].uc == uc)
+            return &slots[i];
+    return NULL;
 }

@@ -24,8 +24,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
 
 def add_trace_command(sub) -> None:
     trace = sub.add_parser("trace", help="read a trace file (hv run --trace)")
-    trace.add_argument("what", choices=["show", "summary", "timeline"])
+    trace.add_argument("what", choices=["show", "summary", "timeline", "diff"])
     trace.add_argument("file", help="a trace file")
+    trace.add_argument("other", nargs="?", default=None, metavar="FILE2",
+                       help="diff: the trace to compare FILE with (host-time fields aside)")
     trace.add_argument("-o", dest="output", default=None, metavar="HTML",
                        help="timeline: the page to write (default FILE.html)")
     trace.add_argument("--kind", default=None, metavar="KINDS",
@@ -86,6 +88,13 @@ def _read_command(args) -> int:
     from hvcore.trace import show, summary, timeline
     from hvcore.trace.spec import KINDS
     trace = _open(args.file)
+    if args.what == "diff":
+        from hvcore.trace.compare import diff
+        if args.other is None:
+            raise TraceInputError("diff needs two trace files")
+        return diff(trace, _open(args.other), sys.stdout)
+    if args.other is not None:
+        raise TraceInputError(f"{args.what} reads one trace file")
     if args.what == "show":
         kinds = set(args.kind.split(",")) if args.kind else None
         unknown = (kinds or set()) - set(KINDS) - {"domain", "end"}

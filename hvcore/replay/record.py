@@ -1,0 +1,294 @@
+"""What reaches a deterministic domain from outside, and when (`--record`, `--replay`).
+
+A deterministic domain (hvcore/replay/clock.py) takes outside events only between
+slices: at the top of the scheduler's round, or while every vCPU is blocked. Each one
+is stamped with the domain's clock (instructions run + time skipped idle), which names
+that point exactly. The events are:
+- console input: with --deterministic the host does not write the guest's console ring
+  itself (its write would land at any instruction); it hands the bytes to this process
+  (inbox CONSOLE_INPUT requests), which puts them in the ring and raises the console
+  port between slices;
+- requests from other processes on the inbox: a port made pending (a xenstore answer,
+  a backend's notification), a peer's channel bound or closed.
+
+`--record FILE` writes them down as they are applied; `--replay FILE` applies them at the
+same clock values instead, stopping the vCPU exactly there (the counter's limit), and
+ignores console input. A request that came from a host-side service (a xenstore
+answer) is applied on replay only once the live host has made the same request: it
+wrote the ring that the event announces.
+
+The file is JSON lines (docs/user-guide.md): a header
+  {"format": "hvcore-record", "version": 1, "kernel": NAME, "sha256": HEX, "memory": MiB,
+   "cmdline": STR, "vcpus": N}
+then one line per event, `{"at": CLOCK, "console": HEX}` or
+`{"at": CLOCK, "request": [KIND, PORT, ARG]}`, and, if the run ended, `{"end": CLOCK,
+"reason": REASON}`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from hvcore.inbox import GDB_LISTEN, SET_PENDING, Request
+from hvcore.memory import PAGE_SIZE
+from hvcore.replay.clock import NO_STOP, InstructionClock
+
+if TYPE_CHECKING:
+    from hvcore.domain import Domain
+
+FORMAT, VERSION = "hvcore-record", 1
+CONSOLE_INPUT = 0x100        # inbox request kind (as hvcore/hvm/run.py's): `port` bytes in `arg`
+HOST_ANSWER_S = 10.0         # how long a replay waits for the live host's same request
+STORE_ANSWER_S = 2.0         # a blocked domain that asked xenstore waits this long for it
+
+
+class RecordError(Exception):
+    """An unusable record file, or a replay that left its recording (one-line reason)."""
+
+
+@dataclass
+class Event:
+    at: int
+    console: bytes | None = None
+    request: tuple[int, int, int] | None = None
+
+    def to_json(self) -> dict:
+        if self.console is not None:
+            return {"at": self.at, "console": self.console.hex()}
+        return {"at": self.at, "request": list(self.request or ())}
+
+    @classmethod
+    def from_json(cls, line: dict) -> "Event":
+        if "console" in line:
+            return cls(int(line["at"]), console=bytes.fromhex(line["console"]))
+        kind, port, arg = (int(x) for x in line["request"])
+        return cls(int(line["at"]), request=(kind, port, arg))
+
+
+def kernel_header(kernel: str, memory: int, cmdline: str, vcpus: int) -> dict:
+    with open(kernel, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return {"format": FORMAT, "version": VERSION, "kernel": os.path.basename(kernel),
+            "sha256": digest, "memory": memory, "cmdline": cmdline, "vcpus": vcpus}
+
+
+def load(path: str) -> tuple[dict, list[Event]]:
+    """A record file's header and events (RecordError on anything else)."""
+    try:
+        with open(path) as f:
+            lines = [json.loads(text) for text in f if text.strip()]
+    except OSError as err:
+        raise RecordError(f"{path}: {err.strerror}") from None
+    except ValueError:
+        raise RecordError(f"{path}: not a record file (bad JSON)") from None
+    if not lines or not isinstance(lines[0], dict) or lines[0].get("format") != FORMAT:
+        raise RecordError(f"{path}: not an hvcore record file")
+    if lines[0].get("version") != VERSION:
+        raise RecordError(f"{path}: record format version {lines[0].get('version')} unknown")
+    try:
+        events = [Event.from_json(x) for x in lines[1:] if "at" in x]
+    except (KeyError, TypeError, ValueError):
+        raise RecordError(f"{path}: a malformed event line") from None
+    return lines[0], events
+
+
+@dataclass
+class Session:
+    """One deterministic domain's outside events: taken live (and written down with
+    --record), or replayed from a recording."""
+    dom: "Domain"
+    clock: InstructionClock
+    replaying: bool = False
+    log: list[Event] = field(default_factory=list)   # applied so far (replay: all of it)
+    cursor: int = 0                                  # replay: the next event to apply
+    out: TextIO | None = None                        # --record's file
+    pending_input: bytes = b""                       # console bytes the ring could not take
+    live: list[Request] = field(default_factory=list)   # replay: the host's, not yet matched
+    store_asked: bool = False                        # the guest kicked xenstore since
+
+    # ---- between slices ----------------------------------------------------------
+    def apply_requests(self) -> None:
+        """The scheduler's round starts: apply what is due now."""
+        requests = self._drain()
+        if self.replaying and self.cursor < len(self.log):
+            self._replay_due()
+        else:
+            self._apply_live(requests)
+        self._limit_next()
+
+    def idle(self, deadline: float | None) -> None:
+        """Every vCPU is blocked. A timer armed: time jumps to it (after a xenstore
+        answer the guest is owed, if any). None: wait for the outside, in host time."""
+        from hvcore.scheduler import next_deadline_ns
+        wake = next_deadline_ns(self.dom)
+        if self.replaying and self.cursor < len(self.log):
+            nxt = self.log[self.cursor].at
+            if wake is None or wake > nxt:
+                if nxt > self.clock.tsc_now():
+                    raise RecordError(f"replay diverged: every vCPU is blocked at "
+                                      f"{self.clock.tsc_now()}, the next event is at {nxt}")
+                return
+        elif self.store_asked and self._wait_inbox(STORE_ANSWER_S, deadline):
+            return
+        if wake is not None:
+            self.clock.skip_to(wake)
+            return
+        self._wait_inbox(0.05, deadline)
+
+    def store_kicked(self) -> None:
+        self.store_asked = True
+
+    def close(self, reason: str) -> None:
+        if self.out is not None:
+            self._write({"end": self.clock.tsc_now(), "reason": reason})
+            self.out.close()
+            self.out = None
+
+    # ---- live events ---------------------------------------------------------------
+    def _drain(self) -> list[Request]:
+        if self.dom.inbox is None:
+            return []
+        requests = []
+        for req in self.dom.inbox.drain():
+            if req.kind == GDB_LISTEN:             # the debugger is not guest-visible
+                from hvcore.gdb.attach import listen
+                listen(self.dom, req.port)
+            elif req.kind == CONSOLE_INPUT:
+                if not self.replaying:
+                    self.pending_input += req.arg.to_bytes(8, "little")[:min(req.port, 8)]
+            else:
+                requests.append(req)
+        if requests:
+            self.store_asked = False
+        if self.replaying:
+            self.live += requests
+            return []
+        return requests
+
+    def _apply_live(self, requests: list[Request]) -> None:
+        now = self.clock.tsc_now()
+        for req in requests:
+            self._apply(Event(now, request=(req.kind, req.port, req.arg)))
+        if self.pending_input and self.dom.console_pfn:
+            taken = self._put_console(self.pending_input)
+            if taken:
+                self.pending_input = self.pending_input[len(taken):]
+
+    def _put_console(self, data: bytes) -> bytes:
+        """Console input into the ring, as the host's console daemon would, and the
+        console port raised; returns what fitted (and applies it as an event)."""
+        from hvcore.console_ring import IN_CONS, IN_PROD, IN_SIZE
+        from hvcore.shared_word import load_u32
+        base = self.dom.console_pfn * PAGE_SIZE
+        room = IN_SIZE - ((load_u32(self.dom.ram.map, base + IN_PROD)
+                           - load_u32(self.dom.ram.map, base + IN_CONS)) & 0xFFFFFFFF)
+        taken = data[:max(0, room)]
+        if taken:
+            self._apply(Event(self.clock.tsc_now(), console=taken))
+        return taken
+
+    def _apply(self, event: Event) -> None:
+        from hvcore.hypercalls import event_channel_op as ev
+        if event.console is not None:
+            from hvcore.console_ring import put_input
+            put_input(self.dom.ram.map, self.dom.console_pfn * PAGE_SIZE, event.console)
+            ev.peer_event(self.dom, SET_PENDING, self.dom.console_evtchn, 0)
+        else:
+            ev.peer_event(self.dom, *event.request)
+        if not self.replaying:
+            self.log.append(event)
+            if self.out is not None:
+                self._write(event.to_json())
+
+    def _write(self, line: dict) -> None:
+        self.out.write(json.dumps(line) + "\n")
+        self.out.flush()
+
+    # ---- replay -----------------------------------------------------------------------
+    def _replay_due(self) -> None:
+        now = self.clock.tsc_now()
+        while self.cursor < len(self.log) and self.log[self.cursor].at <= now:
+            event = self.log[self.cursor]
+            if event.at < now:
+                raise RecordError(f"replay diverged: an event recorded at {event.at} is due"
+                                  f" at {now}")
+            if event.request is not None:
+                self._await_live(event.request)
+            self._apply(event)
+            self.cursor += 1
+
+    def _await_live(self, request: tuple[int, int, int]) -> None:
+        """A host-side answer (xenstore's ring, a backend's): apply its event only once
+        the live host has sent the same, so what it announces is in memory."""
+        end = time.monotonic() + HOST_ANSWER_S
+        while True:
+            for i, req in enumerate(self.live):
+                if (req.kind, req.port, req.arg) == request:
+                    del self.live[i]
+                    return
+            if self.dom.inbox is None or time.monotonic() >= end:
+                return           # nobody will send it (no host, or a closed one)
+            self._wait_inbox(0.05, None)
+            self._drain()
+
+    def _limit_next(self) -> None:
+        """Replaying: no slice runs past the next event's clock value."""
+        counters = self.clock.counters
+        if not (self.replaying and self.cursor < len(self.log)):
+            for c in counters:
+                c.limit = NO_STOP
+            return
+        ahead = max(0, self.log[self.cursor].at - self.clock.tsc_now())
+        for c in counters:
+            c.limit = c.count + ahead
+
+    def _wait_inbox(self, seconds: float, deadline: float | None) -> bool:
+        if deadline is not None:
+            seconds = min(seconds, max(0.0, deadline - time.monotonic()))
+        if self.dom.inbox is None:
+            time.sleep(seconds)
+            return False
+        ready, _, _ = select.select([self.dom.inbox.eventfd], [], [], seconds)
+        return bool(ready)
+
+
+def start(dom: "Domain", kernel: str, memory: int, cmdline: str,
+          record: str | None, replay: str | None) -> Session:
+    """Put a freshly built domain in deterministic mode, recording or replaying."""
+    from hvcore.replay.clock import make_deterministic
+    clock = make_deterministic(dom)
+    header = kernel_header(kernel, memory, cmdline, len(dom.vcpus))
+    session = Session(dom, clock)
+    if replay is not None:
+        recorded, session.log = load(replay)
+        for key in ("sha256", "memory", "cmdline", "vcpus"):
+            if recorded.get(key) != header[key]:
+                raise RecordError(f"{replay}: recorded with another {key}"
+                                  f" ({recorded.get(key)!r}, this run {header[key]!r})")
+        session.replaying = True
+    if record is not None:
+        try:
+            session.out = open(record, "w")
+        except OSError as err:
+            raise RecordError(f"{record}: {err.strerror}") from None
+        session._write(header)
+    _watch_store_kicks(dom, session)
+    return session
+
+
+def _watch_store_kicks(dom: "Domain", session: Session) -> None:
+    """Know when the guest has asked xenstore something (its answer is owed)."""
+    notify = dom.backend_notify
+    if notify is None:
+        return
+
+    def kicked(port: int) -> None:
+        if port == dom.store_evtchn:
+            session.store_kicked()
+        notify(port)
+    dom.backend_notify = kicked
