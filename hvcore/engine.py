@@ -31,7 +31,8 @@ from typing import Callable
 from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ERR_OK, UC_HOOK_CODE,
                      UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
                      UC_HOOK_INTR, UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_UNMAPPED,
-                     UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_64, UC_PROT_ALL, Uc, UcError)
+                     UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_64, UC_PROT_ALL, UC_PROT_EXEC,
+                     UC_PROT_READ, Uc, UcError)
 from unicorn import x86_const as X
 
 # Offsets inside the saved context blob of unicorn 2.1.x, checked at start-up by
@@ -283,9 +284,12 @@ class Engine:
         self._install_preemption()
 
     # ---- memory -------------------------------------------------------------------
-    def map_host_memory(self, paddr: int, size: int, host_addr: int) -> None:
-        """Map `size` bytes of host memory (e.g. a memfd mapping) at guest-physical paddr."""
-        self.uc.mem_map_ptr(paddr, size, UC_PROT_ALL, host_addr)
+    def map_host_memory(self, paddr: int, size: int, host_addr: int,
+                        writable: bool = True) -> None:
+        """Map `size` bytes of host memory (e.g. a memfd mapping) at guest-physical paddr
+        (not `writable`: a store raises UC_HOOK_MEM_WRITE_PROT hooks, see hvm/mmio.py)."""
+        prot = UC_PROT_ALL if writable else UC_PROT_READ | UC_PROT_EXEC
+        self.uc.mem_map_ptr(paddr, size, prot, host_addr)
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)

@@ -217,3 +217,24 @@ def test_msr_permission_map_lets_the_engine_run_the_msrs_it_knows():
         return bit is None or bool(bits[bit // 8] >> (bit % 8) & 3)
     assert not any(exits(m) for m in (0xC0000080, 0xC0000082, 0xC0000100, 0x277, 0x10, 0x174))
     assert all(exits(m) for m in (0x1B, 0x6E0, 0x40000000, 0x0BADF00D, 0x3A))
+
+
+def test_the_current_count_read_hook_is_there_only_while_the_timer_counts(firmware, tmp_path):  # noqa: F811
+    # a ranged read hook slows every guest load: the LAPIC wants it on TCCR only while
+    # the count moves, and the run loop adds or removes it between runs
+    dom, reason, out = boot(firmware, boot_sector(tmp_path, "msr32"), seconds=30)
+    try:
+        assert reason == "poweroff", (reason, out, dom.crash_report)
+        watch = dom.vcpus[0].lapic.count_watch
+        assert watch is not None and not watch.wanted and watch.handle is None
+        lapic = dom.vcpus[0].lapic
+        lapic.mmio_write(L.TDCR, 4, 0xB)                 # divide by 1
+        lapic.mmio_write(L.TICR, 4, 10**9)               # a one-second count
+        assert watch.wanted and watch.handle is None     # until the next run
+        dom.put_pages_right()
+        assert watch.handle is not None
+        lapic.mmio_write(L.TICR, 4, 0)                   # stopped: TCCR reads 0, no hook
+        dom.put_pages_right()
+        assert watch.handle is None and lapic.page.read32(L.TCCR) == 0
+    finally:
+        dom.destroy()

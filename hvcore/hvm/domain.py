@@ -113,6 +113,8 @@ class HvmDomain:
         for v in self.vcpus:
             if v.lapic is not None and v.lapic.dirty:
                 v.lapic.publish()
+            if v.lapic is not None and v.lapic.count_watch is not None:
+                v.lapic.count_watch.sync()
         if self.ioapic is not None and self.ioapic.dirty:
             self.ioapic._show()
 
@@ -196,7 +198,8 @@ def _add_vcpu(dom: HvmDomain, index: int) -> HvmVcpu:
     dom.apic_bus.add(lapic)
     dom.io.attach(lapic)                          # its timer's deadline and tick
     vcpu.attach_lapic(lapic)
-    lapic.page.map_into(engine, lapic.mmio_write, on_read=(TCCR, lapic.refresh_count))
+    lapic.count_watch = lapic.page.map_into(engine, lapic.mmio_write,
+                                            on_read=(TCCR, lapic.refresh_count))
     dom.ioapic.page.map_into(engine, dom.ioapic.mmio_write)
     open_bus.attach(engine)
     vcpu.reset()

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from hvcore.hvm.mmio import MmioPage
+from hvcore.hvm.mmio import MmioPage, ReadWatch
 from hvcore.hvm.platform import Device
 
 if TYPE_CHECKING:
@@ -82,6 +82,8 @@ class LocalApic(Device):
     timer_start: float = 0.0
     timer_due: float | None = None
     dirty: bool = False                 # the page needs `publish` (a store landed over it)
+    # the read hook that keeps TCCR current in the page: wanted only while it counts
+    count_watch: ReadWatch | None = None
 
     def __post_init__(self) -> None:
         self.reset()
@@ -98,6 +100,7 @@ class LocalApic(Device):
         self.lvt = {reg: LVT_MASKED for reg in LVTS}
         self.ticr = self.tdcr = self.irr = self.isr = self.tmr = 0
         self.timer_due, self.nmi_pending = None, False
+        self._count_moves()
         self.publish()
 
     @property
@@ -215,6 +218,13 @@ class LocalApic(Device):
         self.ticr = count
         self.timer_start = self.clock()
         self.timer_due = self.timer_start + self.period() if count else None
+        self._count_moves()
+
+    def _count_moves(self) -> None:
+        """TCCR in the page as of now; it needs its read hook only while counting."""
+        self.page.write32(TCCR, self.current_count())
+        if self.count_watch is not None:
+            self.count_watch.want(self.timer_due is not None)
 
     def current_count(self) -> int:
         if self.timer_due is None or not self.ticr:
@@ -241,6 +251,7 @@ class LocalApic(Device):
             self.timer_start = self.timer_due - period
         else:
             self.timer_due = None
+            self._count_moves()
         if not lvt & LVT_MASKED:
             self.accept(lvt & 0xFF, level=False)
 
