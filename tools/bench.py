@@ -22,7 +22,8 @@ Rows:
 - cpu:   MIPS of one compute loop (guests/kernels/bench_loop.c) in a guest vs the same
          machine code copied out of the guest ELF into a bare Unicorn engine (flat
          memory, no hooks). pv32 runs in compatibility mode under our 64-bit engine;
-         its reference is a UC_MODE_32 engine.
+         its reference is a UC_MODE_32 engine. hvm: the same 32-bit loop in a
+         Multiboot kernel booted directly in an HVM domain (tools/bench_hvm.py).
 - trap / hypercall / bounce round trips (guests/kernels/bench_ops.c).
 - engine floor: what one exit to Python and re-entry cost on a bare engine, with and
   without the `timeout=` argument the run loop uses; no target, for reading the rest.
@@ -73,7 +74,13 @@ ROUND_TRIP_TARGET_US = 5.0
 
 # The state bench_loop starts from (the movabs/mov before bench_loop_body in
 # guests/kernels/bench_loop.c). Each run checks that guest and bare agree on the result.
-LOOP_SEED = {"pv64": 0x9E3779B97F4A7C15, "pv32": 0x9E3779B9}
+LOOP_SEED = {"pv64": 0x9E3779B97F4A7C15, "pv32": 0x9E3779B9, "hvm": 0x9E3779B9}
+CPU_REFERENCE = {
+    "pv64": "UC_MODE_64 engine",
+    "pv32": "UC_MODE_32 engine (the guest runs in compat mode under UC_MODE_64)",
+    "hvm": "UC_MODE_32 engine (the guest runs in 32-bit protected mode, paging off, under "
+           "UC_MODE_64)",
+}
 
 # (op, ABIs, label) of the round-trip rows; ops as bench_ops.c names them.
 OPS = (
@@ -132,6 +139,8 @@ def summarize(values: list[float]) -> dict:
 def build_bench_kernels() -> None:
     kernels = " ".join(BENCH_KERNELS)
     subprocess.run(["make", "-s", "-C", str(ROOT / "guests"), f"KERNELS={kernels}"],
+                   check=True)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests" / "hvm"), "build/bench_loop.elf"],
                    check=True)
 
 
@@ -266,7 +275,17 @@ _LOOP_LINE = re.compile(r"bench_loop: iters (\d+) insns/iter (\d+)"
                         r" state ([0-9a-f]+) acc ([0-9a-f]+)")
 
 
-def run_guest_loop(guest: Guest, iters: int, insns: int) -> tuple[float, int, int]:
+def paired(sample: int, ours, reference):
+    """(ours(), reference()), run back to back; odd samples run the reference first, so
+    neither side always gets the warmer (or the quieter) moment."""
+    if sample % 2:
+        ref = reference()
+        return ours(), ref
+    first = ours()
+    return first, reference()
+
+
+def run_guest_loop(guest, iters: int, insns: int) -> tuple[float, int, int]:
     elapsed, text = guest.run(f"iters={iters}")
     m = _LOOP_LINE.search(text)
     if not m or int(m.group(1)) != iters or int(m.group(2)) != insns:
@@ -274,15 +293,24 @@ def run_guest_loop(guest: Guest, iters: int, insns: int) -> tuple[float, int, in
     return elapsed, int(m.group(3), 16), int(m.group(4), 16)
 
 
+def loop_guest(abi: str):
+    """The bench_loop guest of `abi`: a PV kernel, or for hvm a Multiboot kernel."""
+    if abi != "hvm":
+        return Guest.get("bench_loop", abi)
+    from tools.bench_hvm import KERNEL, HvmLoopGuest
+    try:
+        return HvmLoopGuest(loop_code(KERNEL))
+    except OSError as err:
+        raise BenchError(f"cannot load {KERNEL}: {err}")
+
+
 def bench_cpu(abi: str, s: Settings, log) -> Row:
     row = Row("cpu", "CPU: compute loop, ours / bare Unicorn", abi, "ratio",
               target=f">= {CPU_TARGET_RATIO}")
-    guest = Guest.get("bench_loop", abi)
+    guest = loop_guest(abi)
     body, insns = guest.loop
     bare = BareLoop(body, abi)
-    row.params.update(insns_per_iter=insns,
-                      reference="UC_MODE_64 engine" if abi == "pv64" else
-                      "UC_MODE_32 engine (the guest runs in compat mode under UC_MODE_64)")
+    row.params.update(insns_per_iter=insns, reference=CPU_REFERENCE[abi])
 
     mismatches: list[str] = []
 
@@ -307,11 +335,9 @@ def bench_cpu(abi: str, s: Settings, log) -> Row:
     row.params.update(n1=n1, n2=n2)
     ours_mips, bare_mips = [], []
     for i in range(s.samples):
-        # ours then the reference at each count: the two long runs are back to back
-        o1 = run_guest_loop(guest, n1, insns)
-        r1 = bare.run(n1)
-        o2 = run_guest_loop(guest, n2, insns)
-        r2 = bare.run(n2)
+        # ours and the reference back to back at each count, taking turns at going first
+        o1, r1 = paired(i, lambda: run_guest_loop(guest, n1, insns), lambda: bare.run(n1))
+        o2, r2 = paired(i, lambda: run_guest_loop(guest, n2, insns), lambda: bare.run(n2))
         check(n1, o1, r1)
         check(n2, o2, r2)
         work = insns * (n2 - n1) / 1e6
@@ -819,7 +845,12 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " from a disassembly of those bytes. The guest and the bare engine must end with"
         " the same register state (else no figure) and the same memory word (a"
         " difference is reported, see the last column). pv32 runs in compatibility"
-        " mode under hvcore's 64-bit engine; its reference is a `UC_MODE_32` engine.",
+        " mode under hvcore's 64-bit engine; its reference is a `UC_MODE_32` engine."
+        " hvm runs the same 32-bit loop (guests/include/bench_loop.h) in"
+        " `guests/hvm/bench_loop.c`, a Multiboot kernel booted directly into an HVM"
+        " domain (32-bit protected mode, paging off, with its LAPIC, IOAPIC and PIC);"
+        " its reference is the `UC_MODE_32` engine too. Each sample runs ours and the"
+        " reference back to back at each count, odd samples the reference first.",
         "- **Round trips**: `guests/kernels/bench_ops.c`, `op=<name> iters=N`:"
         " `cr0` (`mov %cr0,%reg`, #GP, emulated), `rdmsr` (MSR_FS_BASE, pv64 only),"
         " `xenver` (`xen_version(XENVER_version)` through the hypercall page:"
@@ -922,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  FAILED: {err}")
 
     from hvcore.scheduler import SLICE_US
-    for abi in ("pv64", "pv32"):
+    for abi in ("pv64", "pv32", "hvm"):
         log(f"cpu {abi}")
         attempt(lambda: bench_cpu(abi, settings, log),
                 Row("cpu", "CPU: compute loop, ours / bare Unicorn", abi, "ratio",

@@ -14,67 +14,7 @@
  */
 #include "guest.h"
 
-#ifdef __x86_64__
-#define BENCH_LOOP_INSNS 9
-#else
-#define BENCH_LOOP_INSNS 12
-#endif
-
-unsigned long bench_loop(unsigned long iters, unsigned long *acc);
-
-#ifdef __x86_64__
-asm(
-"       .text\n"
-"       .globl  bench_loop\n"
-"       .type   bench_loop, @function\n"
-"bench_loop:\n"                         /* rdi = iters, rsi = acc */
-"       movq    %rdi, %rcx\n"
-"       movabsq $0x9e3779b97f4a7c15, %rax\n"
-"       .globl  bench_loop_body\n"
-"bench_loop_body:\n"                    /* xorshift step + memory add */
-"       movq    %rax, %rdx\n"
-"       shlq    $13, %rdx\n"
-"       xorq    %rdx, %rax\n"
-"       movq    %rax, %rdx\n"
-"       shrq    $7, %rdx\n"
-"       xorq    %rdx, %rax\n"
-"       addq    %rax, (%rsi)\n"
-"       decq    %rcx\n"
-"       jnz     bench_loop_body\n"
-"       .globl  bench_loop_end\n"
-"bench_loop_end:\n"
-"       ret\n"
-"       .size   bench_loop, . - bench_loop\n");
-#else
-asm(
-"       .text\n"
-"       .globl  bench_loop\n"
-"       .type   bench_loop, @function\n"
-"bench_loop:\n"                         /* 4(%esp) = iters, 8(%esp) = acc */
-"       pushl   %esi\n"
-"       movl    8(%esp), %ecx\n"
-"       movl    12(%esp), %esi\n"
-"       movl    $0x9e3779b9, %eax\n"
-"       .globl  bench_loop_body\n"
-"bench_loop_body:\n"                    /* xorshift32 step + memory add */
-"       movl    %eax, %edx\n"
-"       shll    $13, %edx\n"
-"       xorl    %edx, %eax\n"
-"       movl    %eax, %edx\n"
-"       shrl    $17, %edx\n"
-"       xorl    %edx, %eax\n"
-"       movl    %eax, %edx\n"
-"       shll    $5, %edx\n"
-"       xorl    %edx, %eax\n"
-"       addl    %eax, (%esi)\n"
-"       decl    %ecx\n"
-"       jnz     bench_loop_body\n"
-"       .globl  bench_loop_end\n"
-"bench_loop_end:\n"
-"       popl    %esi\n"
-"       ret\n"
-"       .size   bench_loop, . - bench_loop\n");
-#endif
+#include "bench_loop.h"
 
 static unsigned long acc;
 
