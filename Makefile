@@ -11,6 +11,7 @@ guests: setup
 	@$(MAKE) -s -C guests
 	@$(MAKE) -s -C firmware
 	@$(MAKE) -s -C guests/hvm
+	@$(MAKE) -s -C guests/pvh
 
 demo: guests
 	@$(PY) -m tools.demo
@@ -26,3 +27,4 @@ clean:
 	@$(MAKE) -s -C guests clean
 	@$(MAKE) -s -C firmware clean
 	@$(MAKE) -s -C guests/hvm clean
+	@$(MAKE) -s -C guests/pvh clean

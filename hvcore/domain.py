@@ -102,6 +102,8 @@ class Domain:
     page_types: object = None
     # frames given back to the hypervisor (ballooned out), free to be handed out again
     released: set[int] = field(default_factory=set)
+    # an HVM guest's Xen side (hvcore/hvm/xen.py): HVM params, its physical map; None for PV
+    hvm: object = None
 
     # ---- port I/O: a PV domain has no devices behind ports -------------------------
     def io_read(self, port: int, size: int) -> int:

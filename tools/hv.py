@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true",
                      help="print a JSON result on stdout (the console goes to stderr)")
     run.add_argument("--name", default=None, help="domain name (default: kernel file name)")
+    run.add_argument("--type", choices=("pv", "pvh", "hvm"), default=None,
+                     help="the guest type (as type = in a config): pvh boots a PVH kernel directly")
     run.add_argument("--entry32", action="store_true",
                      help="hvm: start an ELF kernel at its entry in flat 32-bit mode (no"
                           " Multiboot header or protocol needed)")
@@ -184,7 +186,7 @@ def cmd_run(args) -> int:
         from hvcore.hypercalls import EXTRA_ENV
         os.environ[EXTRA_ENV] = os.path.abspath(args.hypercalls)
     kernel, name, memory, cmdline, vcpus, cfg = _what_to_boot(args)
-    hvm = _hvm_options(cfg) if cfg.type == "hvm" else None
+    hvm = _hvm_options(cfg) if cfg.type in ("hvm", "pvh") else None
     if args.entry32:
         if hvm is None or not kernel:
             raise BadInput("hv run: --entry32 starts an hvm guest's kernel (type=hvm, kernel=...)")
@@ -204,7 +206,7 @@ def cmd_run(args) -> int:
         sys.stderr.write(f"hv: gdb: listening on 127.0.0.1:{dp.info['gdb_port']}{wait}\n")
         sys.stderr.flush()
     from hvcore.host.private_host import PrivateHost
-    if hvm is not None:
+    if hvm is not None and "store_pfn" not in dp.info:     # firmware-booted: no rings
         from hvcore.hvm.process import NoBackends
         host = NoBackends()
     else:
@@ -299,6 +301,8 @@ def _what_to_boot(args) -> tuple[str, str, int, str, int, object]:
     with open(args.kernel, "rb") as f:
         is_elf = f.read(4) == b"\x7fELF"
     from hvcore.toolstack import ConfigError, load_config, parse_config
+    if args.type is not None:               # --type pvh: as a type = line would say
+        args.overrides = [*args.overrides, f'type="{args.type}"']
     try:
         if is_elf:
             kernel = json.dumps(os.path.abspath(args.kernel))
@@ -309,8 +313,8 @@ def _what_to_boot(args) -> tuple[str, str, int, str, int, object]:
             cfg = load_config(args.kernel, args.overrides)
     except ConfigError as err:
         raise BadInput(f"hv: {err}")
-    if cfg.type not in ("pv", "hvm"):
-        raise BadInput(f"hv: {args.kernel}: type '{cfg.type}' is not supported yet (pv or hvm)")
+    if cfg.type not in ("pv", "pvh", "hvm"):
+        raise BadInput(f"hv: {args.kernel}: type '{cfg.type}' is not supported (pv, pvh or hvm)")
     for warning in cfg.warnings:
         sys.stderr.write(f"hv: {warning}\n")
     cmdline = args.cmdline if args.cmdline is not None else (cfg.cmdline or "")

@@ -103,11 +103,15 @@ class DomainProcess:
                 self.send({"reply": True, "status": -2})   # GNTST_bad_domain
 
     def _built_hvm(self, message: dict, fds: list[int]) -> None:
-        """An HVM domain hands over its RAM and inbox (no rings, no grant frames)."""
+        """An HVM domain hands over its RAM and inbox; a direct-booted one also its grant
+        frames, and names its rings (hvcore/hvm/xen.py) as a PV domain does."""
         self.info = message
-        ram_fd, inbox_fd, inbox_eventfd = fds
+        ram_fd, inbox_fd, inbox_eventfd = fds[:3]
         self.ram = mmap.mmap(ram_fd, message["nr_pages"] * PAGE_SIZE)
         self.ram_fd = os.dup(ram_fd)
+        if len(fds) > 3:
+            from hvcore.grant_table import HostGrantTable
+            self.grants = HostGrantTable(self.domid, self.ram, message["nr_pages"], fds[3])
         self.outbox = Outbox(inbox_fd, os.dup(inbox_eventfd), sender=0)
         self.inbox_fds = (os.dup(inbox_fd), os.dup(inbox_eventfd))
         for fd in fds:
@@ -149,7 +153,8 @@ class DomainProcess:
     def feed_console(self, data: bytes) -> int:
         """Console daemon work: put input in the guest's ring (hvcore.console_ring)
         and notify its console port. Returns how many bytes were taken."""
-        if self.info.get("hvm") or self.info.get("deterministic"):
+        if self.info.get("hvm") and not self.info.get("pv_console") \
+                or self.info.get("deterministic"):
             # to the UART, or to a deterministic domain that puts it in its ring itself
             # between slices (hvcore/replay/record.py), through the domain's inbox
             from hvcore.hvm.run import CONSOLE_INPUT

@@ -332,17 +332,17 @@ class Host:
             return {"ok": False, "error": str(err)}
         if any(g.dp.name == cfg.name for g in [*self.guests.values(), *self.preserved.values()]):
             return {"ok": False, "error": f"a domain named {cfg.name!r} already exists"}
-        if cfg.type not in ("pv", "hvm"):
-            return {"ok": False, "error": f"type '{cfg.type}' is not supported yet (pv or hvm)"}
+        if cfg.type not in ("pv", "pvh", "hvm"):
+            return {"ok": False, "error": f"type '{cfg.type}' is not supported (pv, pvh or hvm)"}
         trace = req.get("trace")          # [SPEC, FILE]: hv create --trace (file made by hv)
-        if cfg.type == "hvm" and trace:
+        if cfg.type != "pv" and trace:
             return {"ok": False, "error": "--trace follows pv domains only"}
         return self._start(cfg, tuple(trace) if trace else None)
 
     def _start(self, cfg, trace: tuple[str, str] | None = None) -> dict:
         domid = self.next_domid
         hvm = None
-        if cfg.type == "hvm":
+        if cfg.type in ("hvm", "pvh"):
             from hvcore.hvm.config import HvmConfigError, hvm_options
             try:
                 hvm = hvm_options(cfg)
@@ -361,8 +361,9 @@ class Host:
     def adopt(self, dp: DomainProcess, cfg, log=None) -> Guest:
         """Give a new domain's process its dom0: xenstored, event channels and grants,
         the backends of its devices. `hv run`'s private host (private_host.py) uses it.
-        An HVM domain's devices are its own PC's (no xenstore, no PV back ends)."""
-        if dp.info.get("hvm"):
+        An HVM domain booted from its firmware has only its own PC's devices; one
+        booted directly has rings (hvcore/hvm/xen.py) and gets all of it."""
+        if dp.info.get("hvm") and "store_pfn" not in dp.info:
             guest = self.guests[dp.domid] = Guest(dp, cfg, log=log)
             return guest
         dp.attach_xenstore(self.xenstore)

@@ -12,6 +12,8 @@ class HvmConfigError(Exception):
 
 def hvm_options(cfg) -> list[str]:
     disks = [d for d in cfg.disk if not d.is_cdrom and d.target is not None]
+    if cfg.type == "pvh" and cfg.kernel is None:
+        raise HvmConfigError(f"{cfg.name}: a pvh guest needs a kernel (kernel = ...)")
     if not disks and cfg.kernel is None:
         raise HvmConfigError(f"{cfg.name}: an hvm guest needs a disk to boot from (disk = [...])"
                              " or a Multiboot kernel (kernel = ...)")
@@ -20,6 +22,8 @@ def hvm_options(cfg) -> list[str]:
         options += ["--kernel", str(cfg.kernel), "--cmdline", cfg.cmdline or ""]
         if cfg.ramdisk is not None:
             options += ["--ramdisk", str(cfg.ramdisk)]
+    if cfg.type == "pvh":                  # no emulated disks: its disks are blkback's
+        return options + ["--pvh"]
     for flag, disk in zip(("--disk", "--slave-disk"), disks[:2]):
         if not os.path.isfile(disk.target):
             raise HvmConfigError(f"{disk.target}: no such disk image")

@@ -75,6 +75,7 @@ class HvmDomain:
     ide: IdeChannel | None = None
     apic_bus: ApicBus | None = None
     ioapic: IoApic | None = None
+    xen: object = None              # its Xen side (hvcore/hvm/xen.py): hypercalls, rings
 
     @property
     def nr_pages(self) -> int:

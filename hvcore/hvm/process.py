@@ -35,6 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ramdisk", default=None, help="the Multiboot kernel's module")
     parser.add_argument("--entry32", action="store_true",
                         help="the kernel is a plain ELF: start at its entry, no Multiboot")
+    parser.add_argument("--pvh", action="store_true",
+                        help="the kernel is a PVH ELF (XEN_ELFNOTE_PHYS32_ENTRY)")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -45,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(fileno=args.sock)
     from hvcore.hvm.domain import DEFAULT_FIRMWARE, HvmBuildError, build_hvm_domain
     from hvcore.hvm.run import run_hvm_domain
+    from hvcore.hvm.xen import attach_xen
+    from hvcore.hypercalls import load_families
     from hvcore.inbox import Inbox
+
+    load_families()
 
     def console_write(data: bytes) -> None:
         send(sock, {"event": "console_io", "data": data.decode("latin-1")})
@@ -56,25 +62,49 @@ def main(argv: list[str] | None = None) -> int:
                                disk_readonly=args.disk_readonly, on_crash=args.on_crash,
                                vcpus=args.vcpus, slave=args.slave_disk,
                                slave_readonly=args.slave_readonly)
+        xen = attach_xen(dom, rings=bool(args.kernel))
         if args.kernel:                    # (spawn_domain passes an empty one for disks)
-            from hvcore.hvm.direct_boot import boot_multiboot
-            boot_multiboot(dom, args.kernel, args.cmdline, args.ramdisk, args.entry32)
+            from hvcore.hvm.direct_boot import boot_multiboot, boot_pvh
+            if args.pvh:
+                boot_pvh(dom, args.kernel, args.cmdline, args.ramdisk)
+            else:
+                boot_multiboot(dom, args.kernel, args.cmdline, args.ramdisk, args.entry32)
     except HvmBuildError as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
     dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")
-    send(sock, {"event": "built", "hvm": True, "domid": dom.domid, "nr_pages": dom.nr_pages,
-                "pid": __import__("os").getpid(), "vcpus": len(dom.vcpus)},
-         [dom.ram.fd, dom.inbox.fd, dom.inbox.eventfd])
+    for v in dom.vcpus:                    # a send from dom0 or a peer stops the guest at once
+        v.engine.watch_doorbell(dom.inbox.doorbell_address)
+    _hand_over(sock, dom, xen, args)
     reason = run_hvm_domain(dom)
     message = {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
-               "hypercalls": 0, "traps": sum(v.traps_taken for v in dom.vcpus)}
+               "hypercalls": sum(v.hypercalls_made for v in xen.views),
+               "traps": sum(v.traps_taken for v in dom.vcpus)}
     if dom.exit_code is not None:
         message["exit_code"] = dom.exit_code
     send(sock, message)
     if dom.exit_code is not None:
         return dom.exit_code & 0xFF
     return EXIT_CODES.get(reason, 1)
+
+
+def _hand_over(sock: socket.socket, dom, xen, args: argparse.Namespace) -> None:
+    """The "built" message: RAM and inbox; with rings (direct boot) also what a PV
+    domain hands over, so dom0 serves its xenstore, console and back ends alike."""
+    import os
+    from hvcore.host.peers import HostLink
+    message = {"event": "built", "hvm": True, "domid": dom.domid, "nr_pages": dom.nr_pages,
+               "pid": os.getpid(), "vcpus": len(dom.vcpus)}
+    fds = [dom.ram.fd, dom.inbox.fd, dom.inbox.eventfd]
+    xen.dom.inbox, xen.dom.host = dom.inbox, HostLink(sock)
+    if xen.rings:
+        x = xen.dom
+        x.backend_notify = lambda port: os.eventfd_write(args.notify, 1)
+        message.update(console_pfn=x.console_pfn, store_pfn=x.store_pfn,
+                       console_evtchn=x.console_evtchn, store_evtchn=x.store_evtchn,
+                       pv_console=args.pvh)
+        fds.append(x.grants.region.fd)
+    send(sock, message, fds)
 
 
 class NoBackends:

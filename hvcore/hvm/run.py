@@ -24,6 +24,9 @@ def apply_requests(dom: "HvmDomain") -> None:
     for req in dom.inbox.drain():
         if req.kind == CONSOLE_INPUT:
             dom.feed_console(req.arg.to_bytes(8, "little")[:req.port])
+        elif dom.xen is not None:           # event channels: the host's and peers' sends
+            from hvcore.hypercalls.event_channel_op import peer_event
+            peer_event(dom.xen.dom, req.kind, req.port, req.arg)
     dom.inbox_drained.set()
 
 
@@ -36,6 +39,8 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
         apply_requests(dom)
         dom.route_input()
         dom.io.tick(now)
+        if dom.xen is not None:
+            dom.xen.between_slices()        # Xen timers (VIRQ_TIMER), time records
         ran = False
         for v in dom.vcpus:
             if v.runnable():
@@ -53,7 +58,7 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
 def _slice_us(dom: "HvmDomain", now: float) -> int:
     """The slice ends at the next device deadline, so a timer IRQ is never late by
     more than a block."""
-    wake = dom.io.next_deadline()
+    wake = _next_deadline(dom)
     if wake is None:
         return SLICE_US
     return max(50, min(SLICE_US, int((wake - now) * 1e6)))
@@ -62,7 +67,7 @@ def _slice_us(dom: "HvmDomain", now: float) -> int:
 def _sleep(dom: "HvmDomain", deadline: float | None) -> None:
     now = time.monotonic()
     pause = IDLE_WAIT_S
-    wake = dom.io.next_deadline()
+    wake = _next_deadline(dom)
     if wake is not None:
         pause = min(pause, max(0.0, wake - now))
     if deadline is not None:
@@ -71,3 +76,10 @@ def _sleep(dom: "HvmDomain", deadline: float | None) -> None:
         select.select([dom.inbox.eventfd], [], [], pause)
     else:
         time.sleep(pause)
+
+
+def _next_deadline(dom: "HvmDomain") -> float | None:
+    """The earliest of the devices' deadlines and the Xen timers'."""
+    wakes = [dom.io.next_deadline(), dom.xen.next_deadline() if dom.xen is not None else None]
+    wakes = [w for w in wakes if w is not None]
+    return min(wakes) if wakes else None

@@ -36,7 +36,7 @@ _CALL_REGS = {True: (X.UC_X86_REG_RAX, X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_
 FAMILIES = ("console_io", "sched_op", "xen_version", "traps", "callback", "stack",
             "iret", "mm", "memory_op", "vcpu_op", "timer", "physdev_op", "vm_assist",
             "segment", "descriptor", "multicall", "event_channel_op", "debugreg",
-            "grant_table_op")
+            "grant_table_op", "hvm_op")
 
 
 def hypercall(nr: int) -> Callable[[Handler], Handler]:

@@ -40,7 +40,25 @@ def memory_op(v, cmd, arg, *_):
         return _memory_map(v, arg)
     if cmd == M.XENMEM_machphys_mapping:
         return _machphys_mapping(v, arg)
+    if cmd == M.XENMEM_add_to_physmap:
+        return _add_to_physmap(v, arg)
     return -E.ENOSYS
+
+
+def _add_to_physmap(v, arg) -> int:
+    """struct xen_add_to_physmap { domid_t domid; uint16_t size; unsigned int space;
+    xen_ulong_t idx; xen_pfn_t gpfn; }: an HVM guest puts shared_info or a grant frame
+    at a guest frame of its choice (hvcore/hvm/xen.py); PV guests have no physical map."""
+    xen = v.domain.hvm
+    if xen is None:
+        return -E.ENOSYS
+    if v.is_64bit:
+        domid, _size, space, idx, gpfn = struct.unpack("<HHIQQ", v.read_virt(arg, 24))
+    else:
+        domid, _size, space, idx, gpfn = struct.unpack("<HHIII", v.read_virt(arg, 16))
+    if domid not in (XEN.DOMID_SELF, v.domain.domid):
+        return -E.ESRCH
+    return xen.add_to_physmap(space, idx, gpfn)
 
 
 def _machphys_mapping(v, arg) -> int:
@@ -63,10 +81,15 @@ def _memory_map(v, arg) -> int:
         nr, buf = struct.unpack("<I4xQ", v.read_virt(arg, 16))
     else:
         nr, buf = struct.unpack("<II", v.read_virt(arg, 8))
-    if nr < 1:
+    if v.domain.hvm is not None:          # an HVM guest's map has its legacy hole
+        entries = v.domain.hvm.memory_map()
+    else:
+        entries = struct.pack("<QQI", 0, v.domain.nr_pages * 4096, E820_RAM)
+    count = len(entries) // 20
+    if nr < count:
         return -E.EINVAL
-    v.write_virt(buf, struct.pack("<QQI", 0, v.domain.nr_pages * 4096, E820_RAM))
-    v.write_virt(arg, struct.pack("<I", 1))
+    v.write_virt(buf, entries)
+    v.write_virt(arg, struct.pack("<I", count))
     return 0
 
 

@@ -65,6 +65,8 @@ class HvmVcpu:
         self._msr_at = 0                 # the rdmsr/wrmsr that exited
         self.tsc_deadline = 0
         self.hypercall_page: int | None = None
+        self.xen = None                  # the domain's Xen side (hvcore/hvm/xen.py), if any
+        self.xen_blocked = False         # asleep in SCHEDOP_block/poll, not in hlt
         self._ins_decoded: dict[tuple[int, bool, bool], int | None] = {}
 
     def reset(self, cs: int = 0xF000, ip: int = 0xFFF0) -> None:
@@ -124,7 +126,9 @@ class HvmVcpu:
         if not self.domain.running or self.waiting_for_sipi:
             return False
         if self.halted and (self._nmi_pending() or (
-                self.interrupts_enabled and self.interrupts.intr_pending())):
+                self.interrupts_enabled and self._intr_pending())):
+            self.halted = False
+        if self.halted and self.xen is not None and self.xen.wakes(self):
             self.halted = False
         return not self.halted
 
@@ -175,15 +179,25 @@ class HvmVcpu:
         if self._nmi_pending():
             self.lapic.nmi_pending = False
             return self.deliver(Event(delivery.NMI, external=True))
-        pic = self.interrupts
-        if not pic.intr_pending() or not self.interrupts_enabled:
+        if not self._intr_pending() or not self.interrupts_enabled:
             return True
         if self.state.interrupt_shadow:
             self.engine.step(self.rip)        # one instruction, then INTR is sampled
-            if not pic.intr_pending() or not self.interrupts_enabled:
+            if not self._intr_pending() or not self.interrupts_enabled:
                 return True
         self.interrupts_taken += 1
-        return self.deliver(Event(pic.acknowledge(), external=True))
+        vector = self._xen_vector()
+        if vector is None:
+            vector = self.interrupts.acknowledge()
+        return self.deliver(Event(vector, external=True))
+
+    def _xen_vector(self) -> int | None:
+        """Xen's event callback vector, while an upcall is pending (it comes before
+        the interrupt controller's requests, as in Xen's hvm_vcpu_has_pending_irq)."""
+        return self.xen.callback_vector(self) if self.xen is not None else None
+
+    def _intr_pending(self) -> bool:
+        return self._xen_vector() is not None or self.interrupts.intr_pending()
 
     def deliver(self, event: Event) -> bool:
         try:
@@ -198,7 +212,8 @@ class HvmVcpu:
         if exit.kind == eng.EXIT_TRAP:
             self._trap(exit)
         elif exit.kind == eng.EXIT_INVALID:
-            self.deliver(Event(delivery.UD))
+            if self.xen is None or not self.xen.vmcall(self):
+                self.deliver(Event(delivery.UD))
         elif exit.kind == eng.EXIT_IO_DENIED:
             self.engine.set_reg(X.UC_X86_REG_RIP, exit.address)   # a fault: on the in/out
             self.deliver(Event(delivery.GP, 0))

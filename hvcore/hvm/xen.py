@@ -1,0 +1,281 @@
+"""Xen's interfaces inside an HVM guest: hypercalls through the vmcall page, shared_info
+and grant frames added to the guest's physical map, event channels delivered as an
+interrupt vector, HVM params naming the xenstore and console rings.
+
+The guest's Xen state is a `hvcore.domain.Domain` over the same memory, so the
+hypercall families in hvcore/hypercalls serve HVM guests with the code they serve PV
+guests with; each vCPU has a `XenVcpu` view that looks to them like a PV vCPU. The
+vmcall itself raises #UD in the engine (it has no VMX): the vCPU's run loop asks
+`XenInterface.vmcall` first, as Xen's #UD intercept would see a VMCALL exit.
+
+Special pages (direct boot only, where no firmware owns the memory map): the xenstore
+and console rings sit in the legacy video area, 0xA0000 and 0xA1000, which the memory
+maps we give (XENMEM_memory_map, the PVH start info) report as reserved. The first hole
+in that map is the end of RAM: where guests (GRUB among them) add shared_info and the
+grant frames, mapped there from the hypervisor's own pages.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from unicorn import x86_const as X
+
+from hvcore.arch.x86 import paging
+from hvcore.arch.x86.hvm.cpu_state import CS
+from hvcore.domain import Domain, HypercallRecord
+from hvcore.grant_table import GrantFrames
+from hvcore.memory import FrameAllocator, MemoryRegion, PAGE_SHIFT, PAGE_SIZE
+from hvcore.public import errno as E
+from hvcore.public import hvm as H
+from hvcore.public import xen as XEN
+from hvcore.vcpu import GuestCpuState
+
+if TYPE_CHECKING:
+    from hvcore.arch.x86.hvm.vcpu import HvmVcpu
+    from hvcore.hvm.domain import HvmDomain
+
+VMCALL, VMMCALL = b"\x0f\x01\xc1", b"\x0f\x01\xd9"
+XEN_PHYS_BASE = 0xE000_0000          # where our own pages sit in the domain's memory map
+STORE_PFN, CONSOLE_PFN = 0xA0, 0xA1  # the special pages (direct boot)
+STORE_EVTCHN, CONSOLE_EVTCHN = 1, 2
+LOW_RAM_END, HIGH_RAM = 0xA0000, 0x100000
+_ARGS = {True: (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_R10,
+                X.UC_X86_REG_R8),
+         False: (X.UC_X86_REG_RBX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RSI,
+                 X.UC_X86_REG_RDI)}
+
+
+class XenVcpu:
+    """An HVM vCPU as the hypercall handlers see a vCPU."""
+
+    def __init__(self, domain: Domain, hvm: "HvmVcpu") -> None:
+        self.domain = domain
+        self.hvm = hvm
+        self.id = hvm.id
+        self.engine = hvm.engine
+        self.state = GuestCpuState()
+        self.hypercalls_made = 0
+        self.traps_taken = 0
+        self.upcall_vector: int | None = None      # HVMOP_set_evtchn_upcall_vector
+
+    @property
+    def is_64bit(self) -> bool:
+        """The hypercall ABI follows the caller's mode, as Xen's hvm_hypercall does."""
+        return self.hvm.state.code64
+
+    def reg(self, r: int) -> int:
+        return self.engine.reg(r)
+
+    def set_reg(self, r: int, value: int) -> None:
+        self.engine.set_reg(r, value)
+
+    def flush_tlb(self) -> None:
+        self.engine.flush_tlb()
+
+    def _ram_address(self, linear: int, write: bool) -> int:
+        """Guest handles are linear addresses; only the guest's RAM is reachable through
+        them (our own pages in the domain's map are not)."""
+        paddr = self.hvm.mem.translate(linear, write)
+        if paddr >= self.hvm.domain.ram.size:
+            raise paging.PageFault(linear, 0)
+        return paddr
+
+    def read_virt(self, va: int, length: int) -> bytes:
+        out = bytearray()
+        while length > 0:
+            chunk = min(length, PAGE_SIZE - (va & 0xFFF))
+            out += self.domain.mem.read(self._ram_address(va, False), chunk)
+            va, length = va + chunk, length - chunk
+        return bytes(out)
+
+    def write_virt(self, va: int, data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            chunk = min(len(data) - pos, PAGE_SIZE - (va & 0xFFF))
+            self.domain.mem.write(self._ram_address(va, True), data[pos:pos + chunk])
+            va, pos = va + chunk, pos + chunk
+
+    @property
+    def upcall_pending(self) -> bool:
+        return self.domain.mem.read(self.state.vcpu_info_paddr, 1) != b"\0"
+
+    @property
+    def upcall_mask(self) -> int:
+        return self.domain.mem.read(self.state.vcpu_info_paddr + 1, 1)[0]
+
+    @upcall_mask.setter
+    def upcall_mask(self, value: int) -> None:
+        self.domain.mem.write(self.state.vcpu_info_paddr + 1, bytes([value]))
+
+
+class XenSide(Domain):
+    """The HVM guest's Xen state: what SCHEDOP_shutdown (or a crash found by a
+    hypercall) does to it stops the HVM domain itself."""
+
+    def shutdown(self, reason: str) -> None:
+        super().shutdown(reason)
+        self.hvm.hvm.shutdown(reason)
+
+    def crash(self, report: str) -> None:
+        super().crash(report)
+        self.hvm.hvm.crash(report)
+
+
+@dataclass
+class XenInterface:
+    hvm: "HvmDomain"
+    dom: Domain
+    views: list[XenVcpu] = field(default_factory=list)
+    params: dict[int, int] = field(default_factory=dict)
+    physmap: dict[tuple[int, int], int] = field(default_factory=dict)   # (space, idx) -> gpfn
+    rings: bool = False
+
+    # ---- hypercalls ---------------------------------------------------------------------
+    def vmcall(self, hv: "HvmVcpu") -> bool:
+        """The #UD at CS:RIP was a vmcall/vmmcall: serve it as a hypercall. False: a real
+        invalid opcode, for the guest's #UD handler."""
+        from hvcore.hypercalls import call
+        try:
+            code = hv.mem.read(hv.state.segment(CS).base + hv.rip, 3)
+        except Exception:                   # noqa: BLE001 - unreadable: not ours
+            return False
+        if code not in (VMCALL, VMMCALL):
+            return False
+        view = self.views[hv.id]
+        wide = view.is_64bit
+        mask = (1 << 64) - 1 if wide else 0xFFFFFFFF
+        nr = hv.engine.reg(X.UC_X86_REG_RAX) & 0xFFFFFFFF
+        args = tuple(hv.engine.reg(r) & mask for r in _ARGS[wide])
+        record = HypercallRecord(hv.id, nr, XEN.hypercall_names.get(nr, f"#{nr}"), args)
+        self.dom.hypercall_log.append(record)
+        view.hypercalls_made += 1
+        # Xen refuses hypercalls from guest user mode (hvm_hypercall: -EPERM)
+        result = call(view, nr, args) if hv.state.cpl == 0 else -E.EPERM
+        record.result = result
+        hv.engine.set_reg(X.UC_X86_REG_RAX, result & mask)
+        hv.engine.set_reg(X.UC_X86_REG_RIP, hv.rip + len(code))
+        if view.state.blocked:             # SCHEDOP_block/poll: asleep until an event
+            hv.halted = hv.xen_blocked = True
+        return True
+
+    # ---- events as an interrupt vector ---------------------------------------------------
+    def callback_vector(self, hv: "HvmVcpu") -> int | None:
+        """The vector to raise now: the callback (vector form) while the vCPU's
+        evtchn_upcall_pending is set, as Xen's hvm_vcpu_has_pending_irq."""
+        view = self.views[hv.id]
+        vector = view.upcall_vector
+        via = self.params.get(H.HVM_PARAM_CALLBACK_IRQ, 0)
+        if vector is None and via >> H.HVM_PARAM_CALLBACK_TYPE_SHIFT == H.HVM_PARAM_CALLBACK_TYPE_VECTOR:
+            vector = via & 0xFF
+        if vector is None or vector < 0x10 or not view.upcall_pending:
+            return None
+        return vector
+
+    def wakes(self, hv: "HvmVcpu") -> bool:
+        """A vCPU asleep in SCHEDOP_block/poll wakes once an event (or its timer) came."""
+        if hv.xen_blocked and not self.views[hv.id].state.blocked:
+            hv.xen_blocked = False
+            return True
+        return False
+
+    def between_slices(self) -> None:
+        from hvcore.scheduler import fire_timers
+        from hvcore.time import refresh_times
+        fire_timers(self.dom)
+        refresh_times(self.dom)
+
+    def next_deadline(self) -> float | None:
+        """When the next Xen timer is due (time.monotonic), if one is armed."""
+        from hvcore.scheduler import next_deadline_ns
+        import time
+        wake = next_deadline_ns(self.dom)
+        if wake is None:
+            return None
+        return time.monotonic() + max(0, wake - self.dom.time.system_time_ns()) / 1e9
+
+    # ---- the physical map ----------------------------------------------------------------
+    def add_to_physmap(self, space: int, idx: int, gpfn: int) -> int:
+        """XENMEM_add_to_physmap for shared_info and grant frames."""
+        if space == H.XENMAPSPACE_shared_info and idx == 0:
+            host = self.dom.hv_region.host_addr + self.dom.shared_info_paddr - self.dom.hv_region.paddr
+        elif space == H.XENMAPSPACE_grant_table and idx < self.dom.grants.nr_frames \
+                and not idx & H.XENMAPSTIDX_grant_table_status:
+            host = self.dom.grants.region.host_addr + idx * PAGE_SIZE
+        else:
+            return -E.EINVAL
+        if not self._free_gpfn(gpfn, (space, idx)):
+            return -E.EINVAL
+        old = self.physmap.pop((space, idx), None)
+        for v in self.hvm.vcpus:
+            if old is not None:
+                v.engine.uc.mem_unmap(old << PAGE_SHIFT, PAGE_SIZE)
+            v.engine.map_host_memory(gpfn << PAGE_SHIFT, PAGE_SIZE, host)
+            v.engine.flush_tlb()
+        self.physmap[(space, idx)] = gpfn
+        if space == H.XENMAPSPACE_shared_info:
+            self.latch_width(self.hvm.vcpus[0])
+        return 0
+
+    def _free_gpfn(self, gpfn: int, key: tuple[int, int]) -> bool:
+        """Outside RAM, below the local APIC and IOAPIC pages, not another mapping."""
+        taken = {g for k, g in self.physmap.items() if k != key}
+        return (self.hvm.nr_pages <= gpfn < 0xFEC00 and gpfn not in taken)
+
+    def latch_width(self, hv: "HvmVcpu") -> None:
+        """shared_info's layout follows the mode of the guest when it sets its callback
+        or maps the page (Xen's hvm_latch_shinfo_size)."""
+        self.dom.is_64bit = hv.state.code64
+
+    def e820(self) -> list[tuple[int, int, int]]:
+        """The memory map a direct-booted guest is given: RAM, the legacy hole
+        (reserved: the special pages live in it), RAM above 1 MiB."""
+        size = self.hvm.ram.size
+        return [(0, LOW_RAM_END, H.XEN_HVM_MEMMAP_TYPE_RAM),
+                (LOW_RAM_END, HIGH_RAM - LOW_RAM_END, H.XEN_HVM_MEMMAP_TYPE_RESERVED),
+                (HIGH_RAM, size - HIGH_RAM, H.XEN_HVM_MEMMAP_TYPE_RAM)]
+
+    def memory_map(self) -> bytes:
+        """XENMEM_memory_map's e820 entries (addr u64, size u64, type u32)."""
+        return b"".join(struct.pack("<QQI", a, s, t) for a, s, t in self.e820())
+
+
+def attach_xen(hvm: "HvmDomain", rings: bool) -> XenInterface:
+    """Give an HVM domain its Xen side. `rings`: a direct-booted guest gets the xenstore
+    and console rings in its special pages (HVM params name them)."""
+    hv_region = hvm.mem.add(MemoryRegion(f"hv-d{hvm.domid}-xen", XEN_PHYS_BASE, 4 * PAGE_SIZE))
+    dom = XenSide(domid=hvm.domid, name=hvm.name, is_64bit=False, mem=hvm.mem, ram=hvm.ram,
+                 hv_region=hv_region, frames=FrameAllocator(hvm.mem, hv_region),
+                 nr_pages=hvm.nr_pages, max_pages=hvm.nr_pages,
+                 console_write=hvm.console_write)
+    dom.shared_info_paddr = dom.frames.alloc()
+    dom.grants = GrantFrames(hvm.domid, hvm.nr_pages)
+    hvm.mem.add(dom.grants.region)
+    xen = XenInterface(hvm, dom, rings=rings)
+    dom.hvm = hvm.xen = xen
+    dom.console_evtchn, dom.store_evtchn = CONSOLE_EVTCHN, STORE_EVTCHN
+    if rings:
+        dom.console_pfn, dom.store_pfn = CONSOLE_PFN, STORE_PFN
+        for pfn in (STORE_PFN, CONSOLE_PFN):
+            hvm.mem.zero(pfn << PAGE_SHIFT, PAGE_SIZE)
+        xen.params.update({H.HVM_PARAM_STORE_PFN: STORE_PFN, H.HVM_PARAM_STORE_EVTCHN: STORE_EVTCHN,
+                           H.HVM_PARAM_CONSOLE_PFN: CONSOLE_PFN,
+                           H.HVM_PARAM_CONSOLE_EVTCHN: CONSOLE_EVTCHN})
+    for v in hvm.vcpus:
+        view = XenVcpu(dom, v)
+        view.state.vcpu_info_paddr = dom.shared_info_paddr + v.id * 64
+        dom.vcpus.append(view)
+        xen.views.append(view)
+        v.xen = xen
+    _fill_shared_info(dom)
+    return xen
+
+
+def _fill_shared_info(dom: Domain) -> None:
+    """Time records and the wallclock, as the PV builder leaves them; events unmasked
+    (an HVM guest's vector callback does not look at evtchn_upcall_mask)."""
+    from loaders.pv_builder import _fill_shared_info as fill_pv
+    fill_pv(dom)
+    for v in dom.vcpus:
+        v.upcall_mask = 0
