@@ -81,6 +81,24 @@ def test_echo_saved_while_waiting_for_input_answers_after_restore(host):
     assert "echo: before" not in _log(tmp, 2)         # said once, before the save
 
 
+def test_xenstore_home_and_watches_follow_the_new_domid(host):
+    """The balloon driver's watch on memory/target, set before the save, fires in the
+    restored domain; its home's paths and values name the new domid."""
+    hv, tmp = host
+    assert hv("create", _cfg(tmp, "bal", kernel("pv64", "balloon"))).code == 0
+    _ready(hv, tmp, 1, "balloon: ready")
+    snap = tmp / "bal.snap"
+    assert hv("save", "bal", snap).code == 0
+    _wait_gone(hv, "bal")
+    assert hv("restore", snap).code == 0
+    assert hv("xenstore", "read", "/local/domain/2/domid").stdout.strip() == "2"
+    backend = hv("xenstore", "read", "/local/domain/2/console/backend").stdout.strip()
+    assert backend.endswith("/console/2/0"), backend
+    assert hv("mem-set", "bal", "16").code == 0
+    _ready(hv, tmp, 2, "balloon: target 16384 KiB")
+    assert hv("destroy", "bal").code == 0
+
+
 def _type(tmp, dom: str, text: str, until: tuple[int, str]) -> None:
     """Type on a domain's console and detach once its log shows `until` (a console
     client stays attached until the domain ends: it is stopped here instead)."""

@@ -12,6 +12,7 @@ it xl's xenstore layout for its new domid, then its saved nodes and watches on t
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -169,6 +170,12 @@ def _config(meta: dict, name: str | None):
                         maxvcpus=values.get("vcpus", 1), **values)
 
 
+def _moved_value(value: str, old: int, new: int) -> str:
+    """A value naming one of the old domain's backend paths names the new one's
+    (console/backend = /local/domain/0/backend/console/<domid>/0)."""
+    return re.sub(rf"^(/local/domain/\d+/backend/[^/]+/){old}(/|$)", rf"\g<1>{new}\2", value)
+
+
 def restore_xenstore(host, dp, saved: dict) -> None:
     """The saved nodes over xl's fresh layout, the watches, the ring's leftovers; any
     mention of the old domid in a path or permission becomes the new one."""
@@ -188,7 +195,7 @@ def restore_xenstore(host, dp, saved: dict) -> None:
     for rel, value, perms in saved["nodes"]:
         if rel.strip("/") in TOOLSTACK_KEYS:
             continue
-        store.write(DOM0, home + rel, value.encode("latin-1"))
+        store.write(DOM0, home + rel, _moved_value(moved(value), old, new).encode("latin-1"))
         store.set_perms(DOM0, home + rel, tuple(
             Perm(new if p.domid == old else p.domid, p.bits) for p in map(Perm.parse, perms)))
     link = dp.xenstore
