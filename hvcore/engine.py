@@ -277,6 +277,8 @@ class Engine:
         self.iret_frame_paddr = 0
         self._inline_hooks: list = []
         self._insn_stop_hook = 0           # only while a watchpoint exists
+        # the instruction counter of a deterministic run (hvcore/replay/clock.py)
+        self.icount = None
         self._uch_raw = self.uc._uch
         self._reg_buf = ctypes.c_uint64()
         self._reg_ref = ctypes.byref(self._reg_buf)
@@ -468,6 +470,8 @@ class Engine:
         existed do not call it: they are dropped here."""
         def on_code(address: int, _size: int) -> None:
             if fn(address):
+                if self.icount is not None:
+                    self.icount.uncount()    # counted first, yet it will not run now
                 self.uc.emu_stop()
         handle = self.uc.hook_add(UC_HOOK_CODE, self._guarded(on_code), None, begin, end)
         self.drop_code_cache(begin, end + 1)

@@ -79,19 +79,26 @@ def run_domain(dom: "Domain", deadline: float | None = None) -> str:
             return "timeout"
         if dom.debugger is not None:
             dom.debugger.checkpoint()     # all-stop: parked here while gdb holds the domain
-        apply_requests(dom)
-        fire_timers(dom)
-        refresh_times(dom)
-        ran = False
-        for v in dom.vcpus:
-            if v.runnable() and not _debugger_stops(dom):
-                v.run_slice(SLICE_US)
-                ran = True
-            dom.drain_console()
-        if not ran and dom.running and not _debugger_stops(dom):
-            _sleep_until_event(dom, deadline)
+        run_round(dom, deadline)
     dom.drain_console()
     return dom.shutdown_reason or "crash"
+
+
+def run_round(dom: "Domain", deadline: float | None) -> None:
+    """One round: outside requests, timers, a slice for each runnable vCPU, or a sleep."""
+    if dom.replay is not None and dom.replay.reverser is not None:
+        dom.replay.reverser.maybe_take()  # gdb may want to come back here
+    apply_requests(dom)
+    fire_timers(dom)
+    refresh_times(dom)
+    ran = False
+    for v in dom.vcpus:
+        if v.runnable() and not _debugger_stops(dom):
+            v.run_slice(SLICE_US)
+            ran = True
+        dom.drain_console()
+    if not ran and dom.running and not _debugger_stops(dom):
+        _sleep_until_event(dom, deadline)
 
 
 def _debugger_stops(dom: "Domain") -> bool:

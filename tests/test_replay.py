@@ -97,3 +97,35 @@ def test_bad_record_and_replay_options(guests, tmp_path):
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
     other = run_hv("run", echo, "--replay", record, "--timeout", "30")
     assert other.code == 2 and "recorded with another sha256" in other.stderr, other.stderr
+
+
+def test_gdb_reverse_stepi_and_reverse_continue(guests):
+    """Real gdb against a deterministic run: forward to the second call of gdb_tick,
+    three stepi past the store of gdb_counter, reverse-stepi undoes the store (pc back
+    one instruction, the variable at its earlier value), reverse-continue goes back to
+    this call's entry, then to the first call, and once more to the start of the history; then forward to exit,
+    with the console printed once."""
+    import re
+    import shutil
+    import pytest
+    if shutil.which("gdb") is None:
+        pytest.skip("gdb is not installed")
+    from test_gdb import _finish, _gdb, _start_hv
+    elf = kernel("pv64", "gdbtarget")
+    proc, port = _start_hv(elf, "--deterministic")
+    out = _gdb(elf, port, "break gdb_tick", "continue", "continue", "print gdb_counter",
+               "stepi", "stepi", "stepi", "print/x $pc", "print gdb_counter",
+               "reverse-stepi", "print/x $pc", "print gdb_counter",
+               "reverse-continue", "print n", "print gdb_counter",
+               "reverse-continue", "print n", "print gdb_counter",
+               "reverse-continue", "delete", "continue")
+    code, console, err = _finish(proc)
+    values = re.findall(r"^\$\d+ = (\S+)", out, re.M)
+    assert values[:3] == ["1", "0xffffffff80002011", "3"], out
+    assert values[3:5] == ["0xffffffff8000200a", "1"], out      # the store undone
+    assert values[5:7] == ["2", "1"], out          # the entry of this call
+    assert values[7:9] == ["1", "0"], out          # back in the first call
+    assert "No more reverse-execution history." in out, out
+    assert "exited normally" in out, out
+    assert code == 0, err
+    assert console.count("gdbtarget: counter 15 result 30") == 1, console

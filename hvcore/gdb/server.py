@@ -45,6 +45,7 @@ class GdbServer:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self.current = 0                      # the vCPU that stopped last
+        self._history_begin = False           # a reverse move found no more history
         self.thread = threading.Thread(target=self._serve, name=f"d{dom.domid}-gdb", daemon=True)
 
     def start(self) -> None:
@@ -64,6 +65,9 @@ class GdbServer:
                 self._step(resume.vcpu)
                 if not self.dom.running:
                     return
+                continue
+            if resume.action.startswith("reverse-"):
+                self._reverse(resume.action)
                 continue
             if resume.action == "kill":
                 self.dom.crash(f"d{self.dom.domid} ({self.dom.name}) killed from gdb")
@@ -108,7 +112,24 @@ class GdbServer:
         except BlockingIOError:
             pass                                # already awake
 
+    def _reverse(self, action: str) -> None:
+        """Back one instruction, or to the last breakpoint/watchpoint hit; at the start
+        of the history, gdb is told so (replaylog:begin)."""
+        reverser = self.dom.replay.reverser
+        self._signal = SIGTRAP
+        if action == "reverse-step":
+            moved = reverser.step_back()
+            hit = None
+        else:
+            hit = reverser.continue_back()
+            moved = hit is not None
+        self.points.hit = hit
+        self._history_begin = not moved
+
     def _stop_reply(self) -> bytes:
+        if self._history_begin:
+            self._history_begin = False
+            return b"T%02xthread:%x;replaylog:begin;" % (SIGTRAP, self.current + 1)
         hit = self.points.hit
         if hit is None:
             return b"T%02xthread:%x;" % (self._signal, self.current + 1)

@@ -23,7 +23,7 @@ ERROR_ARGS, ERROR_MEMORY, ERROR_REFUSED = b"E01", b"E14", b"E22"
 
 @dataclass
 class Resume:
-    action: str          # "continue" | "step" | "detach" | "kill"
+    action: str          # "continue" | "step" | "detach" | "kill" | "reverse-step" | "reverse-continue"
     vcpu: int = -1       # the vCPU to step
 
 
@@ -47,6 +47,8 @@ class Stub:
             return Resume(resume)
         if head in (b"s", b"S"):
             return Resume("step", self._step_vcpu())
+        if packet in (b"bs", b"bc") and self._reversible():
+            return Resume("reverse-step" if packet == b"bs" else "reverse-continue")
         if head == b"?":
             return self.last_stop
         if head == b"g":
@@ -68,6 +70,10 @@ class Stub:
     def vcpu(self, thread: int | None = None) -> "VCPU":
         index = self.g_thread if thread is None else thread
         return self.dom.vcpus[index if 0 <= index < len(self.dom.vcpus) else 0]
+
+    def _reversible(self) -> bool:
+        """A deterministic run with checkpoints can go back (hvcore/replay/checkpoints.py)."""
+        return self.dom.replay is not None and self.dom.replay.reverser is not None
 
     def _step_vcpu(self) -> int:
         return self.c_thread if 0 <= self.c_thread < len(self.dom.vcpus) else -1
@@ -174,8 +180,9 @@ class Stub:
     # ---- queries -------------------------------------------------------------------------
     def _query(self, body: bytes) -> bytes:
         if body.startswith(b"Supported"):
+            reverse = b";ReverseStep+;ReverseContinue+" if self._reversible() else b""
             return (b"PacketSize=%x;qXfer:features:read+;QStartNoAckMode+;swbreak+;hwbreak+;"
-                    b"vContSupported+" % PACKET_SIZE)
+                    b"vContSupported+" % PACKET_SIZE) + reverse
         if body.startswith(b"Xfer:features:read:"):
             return self._features(body[len(b"Xfer:features:read:"):])
         if body == b"fThreadInfo":

@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             send(sock, {"event": "error", "message": f"gdb: cannot listen on 127.0.0.1:{args.gdb}:"
                                                      f" {err.strerror}"})
             return 2
+    if dom.debugger is not None and dom.replay is not None:
+        from hvcore.replay.checkpoints import Reverser     # gdb may step backwards
+        dom.replay.reverser = Reverser(dom, dom.replay)
     if args.trace is not None and not _start_trace(dom, args, sock):
         return 2
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,

@@ -94,6 +94,7 @@ class InstructionClock(DomainTime):
     last_refresh_ns: int = 0
     counters: list[InsnCounter] = field(default_factory=list)
     idle_ns: int = 0                 # skipped while all vCPUs were blocked on a timer
+    skips: list[tuple[int, int]] = field(default_factory=list)   # (from, to) of each skip
 
     def __post_init__(self) -> None:
         self.hz = TSC_HZ
@@ -114,6 +115,16 @@ class InstructionClock(DomainTime):
         now = self.tsc_now()
         if ns > now:
             self.idle_ns += ns - now
+            self.skips.append((now, ns))
+
+    def boundary_before(self, now: int) -> int | None:
+        """The clock value before the last instruction run up to `now` (a skip is no
+        instruction: the one before it is meant); None before the first."""
+        before = now - 1
+        for start, end in reversed(self.skips):
+            if start < before + 1 <= end:
+                before = start - 1
+        return before if before >= 0 else None
 
 
 def make_deterministic(dom: "Domain") -> InstructionClock:

@@ -40,6 +40,7 @@ from hvcore.replay.clock import NO_STOP, InstructionClock
 
 if TYPE_CHECKING:
     from hvcore.domain import Domain
+    from hvcore.replay.checkpoints import Reverser
 
 FORMAT, VERSION = "hvcore-record", 1
 CONSOLE_INPUT = 0x100        # inbox request kind (as hvcore/hvm/run.py's): `port` bytes in `arg`
@@ -110,11 +111,18 @@ class Session:
     pending_input: bytes = b""                       # console bytes the ring could not take
     live: list[Request] = field(default_factory=list)   # replay: the host's, not yet matched
     store_asked: bool = False                        # the guest kicked xenstore since
+    from_file: bool = False                          # --replay (else the log is our own)
+    stop_clock: int | None = None                    # re-execution: stop exactly there
+    high_water: int = 0                              # the furthest the run has been
+    reverser: "Reverser | None" = None               # gdb's way back (checkpoints.py)
 
     # ---- between slices ----------------------------------------------------------
     def apply_requests(self) -> None:
         """The scheduler's round starts: apply what is due now."""
         requests = self._drain()
+        if self.replaying and not self.from_file and self.cursor >= len(self.log):
+            self.replaying = False           # re-executed up to the present: live again
+            requests, self.live = self.live + requests, []
         if self.replaying and self.cursor < len(self.log):
             self._replay_due()
         else:
@@ -159,7 +167,7 @@ class Session:
                 from hvcore.gdb.attach import listen
                 listen(self.dom, req.port)
             elif req.kind == CONSOLE_INPUT:
-                if not self.replaying:
+                if not self.from_file:
                     self.pending_input += req.arg.to_bytes(8, "little")[:min(req.port, 8)]
             else:
                 requests.append(req)
@@ -217,8 +225,8 @@ class Session:
             if event.at < now:
                 raise RecordError(f"replay diverged: an event recorded at {event.at} is due"
                                   f" at {now}")
-            if event.request is not None:
-                self._await_live(event.request)
+            if event.request is not None and now >= self.high_water:
+                self._await_live(event.request)   # (re-executed: it came long ago)
             self._apply(event)
             self.cursor += 1
 
@@ -237,15 +245,39 @@ class Session:
             self._drain()
 
     def _limit_next(self) -> None:
-        """Replaying: no slice runs past the next event's clock value."""
-        counters = self.clock.counters
-        if not (self.replaying and self.cursor < len(self.log)):
-            for c in counters:
+        """Replaying: no slice runs past the next event's clock value (nor, going back,
+        past the point gdb asked for)."""
+        stops = [self.stop_clock] if self.stop_clock is not None else []
+        if self.replaying and self.cursor < len(self.log):
+            stops.append(self.log[self.cursor].at)
+        if not stops:
+            for c in self.clock.counters:
                 c.limit = NO_STOP
             return
-        ahead = max(0, self.log[self.cursor].at - self.clock.tsc_now())
-        for c in counters:
+        ahead = max(0, min(stops) - self.clock.tsc_now())
+        for c in self.clock.counters:
             c.limit = c.count + ahead
+
+    # ---- going back (hvcore/replay/checkpoints.py) ------------------------------------
+    def save_position(self) -> dict:
+        """Where the session is, for a checkpoint (console input not yet taken is not
+        part of it: it is still to come, whenever the run gets back to the present)."""
+        return {"cursor": self.cursor if self.replaying else len(self.log),
+                "store_asked": self.store_asked, "idle_ns": self.clock.idle_ns,
+                "skips": len(self.clock.skips), "last_refresh_ns": self.clock.last_refresh_ns}
+
+    def restore_position(self, saved: dict) -> None:
+        self.cursor, self.store_asked = saved["cursor"], saved["store_asked"]
+        self.clock.idle_ns, self.clock.last_refresh_ns = saved["idle_ns"], saved["last_refresh_ns"]
+        del self.clock.skips[saved["skips"]:]
+        self.replaying = self.from_file or self.cursor < len(self.log)
+
+    def note_high_water(self) -> None:
+        self.high_water = max(self.high_water, self.clock.tsc_now())
+
+    def reexecuting(self) -> bool:
+        """Running again what has run before: its output was given the first time."""
+        return self.clock.tsc_now() < self.high_water
 
     def _wait_inbox(self, seconds: float, deadline: float | None) -> bool:
         if deadline is not None:
@@ -270,7 +302,7 @@ def start(dom: "Domain", kernel: str, memory: int, cmdline: str,
             if recorded.get(key) != header[key]:
                 raise RecordError(f"{replay}: recorded with another {key}"
                                   f" ({recorded.get(key)!r}, this run {header[key]!r})")
-        session.replaying = True
+        session.replaying = session.from_file = True
     if record is not None:
         try:
             session.out = open(record, "w")
@@ -282,13 +314,20 @@ def start(dom: "Domain", kernel: str, memory: int, cmdline: str,
 
 
 def _watch_store_kicks(dom: "Domain", session: Session) -> None:
-    """Know when the guest has asked xenstore something (its answer is owed)."""
-    notify = dom.backend_notify
-    if notify is None:
-        return
+    """Know when the guest has asked xenstore something (its answer is owed); hold back
+    the kicks and the console output of a re-execution (the first pass made them)."""
+    notify, write = dom.backend_notify, dom.console_write
 
     def kicked(port: int) -> None:
+        if session.reexecuting():
+            return
         if port == dom.store_evtchn:
             session.store_kicked()
         notify(port)
-    dom.backend_notify = kicked
+
+    def console(data: bytes) -> None:
+        if not session.reexecuting():
+            write(data)
+    if notify is not None:
+        dom.backend_notify = kicked
+    dom.console_write = console

@@ -44,6 +44,13 @@ _VCPU_FIELDS = ("hv_l4", "gdt_l1_paddr", "zero_page", "traps_taken", "hypercalls
 def capture(dom: Domain) -> DomainSnapshot:
     """The domain as it is now. Call it between time slices (from the run loop)."""
     _check_saveable(dom)
+    return capture_state(dom)
+
+
+def capture_state(dom: Domain) -> DomainSnapshot:
+    """`capture` without its checks: for checkpoints that stay in this process
+    (reverse debugging, hvcore/replay/checkpoints.py), where channels to other domains
+    and mapped grants stay valid because the domain is never anywhere else."""
     domain = {name: getattr(dom, name) for name in _FIELDS}
     domain.update(
         domid=dom.domid,
@@ -113,6 +120,13 @@ def new_domain(snap: DomainSnapshot, domid: int, name: str,
 def restore_into(dom: Domain, snap: DomainSnapshot) -> None:
     """Make `dom` (same regions, same vCPU count) what the snapshot says. Its domid
     stays its own: channels the snapshot's domain had with itself follow it."""
+    restore_state(dom, snap)
+    _restore_time(dom, snap.domain["system_time_ns"])
+
+
+def restore_state(dom: Domain, snap: DomainSnapshot) -> None:
+    """`restore_into` but for time, which a caller with a clock of its own (the
+    deterministic one of hvcore/replay/clock.py) puts back itself."""
     if snap.kind != "pv" or len(snap.vcpus) != len(dom.vcpus):
         raise SnapshotError(f"a {snap.kind} snapshot of {len(snap.vcpus)} vCPUs does not"
                             f" fit this PV domain of {len(dom.vcpus)}")
@@ -123,7 +137,6 @@ def restore_into(dom: Domain, snap: DomainSnapshot) -> None:
     _restore_page_types(dom, snap.domain["page_types"])
     for v, state in zip(dom.vcpus, snap.vcpus):
         _restore_vcpu(v, state)
-    _restore_time(dom, snap.domain["system_time_ns"])
 
 
 def _restore_fields(dom: Domain, d: dict) -> None:

@@ -118,6 +118,8 @@ class Tracer:
         for kind, trace in self.code.items():
             got = trace.drain()
             stopped |= got.stopped
+            if got.stopped and kind == "insn" and v.engine.icount is not None:
+                v.engine.icount.uncount()    # its stop came after the count (replay/clock.py)
             for code_id, address, size in got.fresh:
                 self.out.append(self.describer.insn(v, t_ns, code_id, address, size)
                                 if kind == "insn" else
