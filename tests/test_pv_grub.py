@@ -35,10 +35,21 @@ def _config(tmp_path: Path, image: Path, disk: Path) -> Path:
 @pytest.mark.parametrize("abi", ["pv64", "pv32"])
 @pytest.mark.parametrize("command, exit_code", [("halt", 0), ("reboot", 3)])
 def test_grub_lists_the_disk_and_reads_a_file(grub_images, tmp_path, abi, command, exit_code):
-    disk = ext2_disk(tmp_path / "disk.img", {
+    disk = grub_disk(tmp_path)
+    assert grub_session(_config(tmp_path, grub_images[abi], disk), command) == exit_code
+
+
+def grub_disk(folder: Path) -> Path:
+    """An ext2 image with a file to cat and a grub.cfg that says it ran."""
+    return ext2_disk(folder / "disk.img", {
         "hello.txt": HELLO + "\n",
         "boot/grub/grub.cfg": 'echo "grub.cfg from xvda"\n'})
-    term = Terminal(str(_config(tmp_path, grub_images[abi], disk)))
+
+
+def grub_session(cfg: Path, command: str) -> int:
+    """`hv run CFG` on a terminal: GRUB runs the disk's grub.cfg, `ls` lists xvda and its
+    partition, `cat` prints the file, then `command`; the run's exit code."""
+    term = Terminal(str(cfg))
     try:
         term.expect("grub.cfg from xvda")        # found and ran the config on the disk
         term.expect("grub>")
@@ -48,7 +59,7 @@ def test_grub_lists_the_disk_and_reads_a_file(grub_images, tmp_path, abi, comman
         term.type("cat (xen/xvda,msdos1)/hello.txt")
         assert HELLO in term.expect("grub>")
         term.type(command)
-        assert term.wait() == exit_code
+        return term.wait()
     finally:
         term.close()
 

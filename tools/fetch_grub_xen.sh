@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Debian's PV GRUB images (grub-x86_64-xen.bin, grub-i386-xen.bin), fetched from the
+# Debian's PV and PVH GRUB images (grub-x86_64-xen.bin, grub-i386-xen.bin,
+# grub-i386-xen_pvh.bin), fetched from the
 # grub-xen-host package and unpacked into .cache/grub-xen/ (never committed).
 # Safe to run again: nothing is fetched when the images are there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.cache/grub-xen
-if [ -f "$dest/grub-x86_64-xen.bin" ] && [ -f "$dest/grub-i386-xen.bin" ]; then
+if [ -f "$dest/grub-x86_64-xen.bin" ] && [ -f "$dest/grub-i386-xen.bin" ] \
+        && [ -f "$dest/grub-i386-xen_pvh.bin" ]; then
     exit 0
 fi
 work=$(mktemp -d)
@@ -19,4 +21,5 @@ chmod 777 "$work"
 }
 dpkg -x "$work"/grub-xen-host_*.deb "$work/root"
 mkdir -p "$dest"
-cp "$work"/root/usr/lib/grub-xen/grub-x86_64-xen.bin "$work"/root/usr/lib/grub-xen/grub-i386-xen.bin "$dest/"
+cp "$work"/root/usr/lib/grub-xen/grub-x86_64-xen.bin "$work"/root/usr/lib/grub-xen/grub-i386-xen.bin \
+    "$work"/root/usr/lib/grub-xen/grub-i386-xen_pvh.bin "$dest/"
