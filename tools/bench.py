@@ -584,6 +584,27 @@ def bench_qemu_rows(s: Settings, log) -> list[Row]:
     return [ratio, ours, qemu]
 
 
+def bench_multiboot_rows(s: Settings, log) -> list[Row]:
+    """A Multiboot hello kernel (guests/hvm/multiboot.S) from process start to its exit,
+    `hv run` (type hvm, kernel =) and `qemu-system-x86_64 -kernel` on the same file,
+    paired (tools/bench_qemu.py)."""
+    from tools.bench_qemu import ReferenceMissing, bench_multiboot_vs_qemu
+    ratio = Row("boot:multiboot/qemu", "boot: Multiboot hello kernel to its exit, ours / QEMU"
+                " TCG", "hvm", "ratio", target="<= 1.0")
+    ours = Row("boot:multiboot", "boot: Multiboot hello kernel to its exit (hv run, kernel =)",
+               "hvm", "s")
+    qemu = Row("boot:multiboot-qemu", "reference: the same file under qemu-system-x86_64"
+               " -kernel (TCG)", "hvm", "s")
+    try:
+        ours.values, qemu.values, ratio.values = bench_multiboot_vs_qemu(min(s.samples, 5), log)
+        ratio.meets = statistics.median(ratio.values) <= 1.0
+    except (ReferenceMissing, OSError, subprocess.SubprocessError) as err:
+        for row in (ratio, ours, qemu):
+            row.error = str(err)
+        log(f"  FAILED: {err}")
+    return [ratio, ours, qemu]
+
+
 def bench_scale_rows(s: Settings, log) -> list[Row]:
     """A PV hello kernel booted by `hv run`, and N domains at once on one host
     (tools/bench_scale.py): seconds until all are up, and memory per domain process."""
@@ -993,6 +1014,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.extend(bench_scale_rows(settings, log))
     log("tk boot, ours and QEMU")
     rows.extend(bench_qemu_rows(settings, log))
+    log("Multiboot kernel to its exit, ours and QEMU")
+    rows.extend(bench_multiboot_rows(settings, log))
     rows.extend(_trace_rows(settings, log))
     for timeout in (0, SLICE_US):
         attempt(lambda: bench_engine_floor(timeout, settings, log),

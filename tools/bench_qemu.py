@@ -90,17 +90,67 @@ def tk_boot_qemu(qemu: str, boot: Path, fs: Path, timeout: float = 60) -> float:
 def bench_tk_vs_qemu(samples: int, log) -> tuple[list[float], list[float], list[float]]:
     """(ours seconds, QEMU seconds, paired ratios) over `samples` pairs."""
     qemu = ensure_qemu()
-    ours, theirs, ratios = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         boot, fs = _images(Path(tmp))
-        for i in range(samples):
-            if i % 2 == 0:
-                a, b = tk_boot_ours(boot, fs), tk_boot_qemu(qemu, boot, fs)
-            else:
-                b = tk_boot_qemu(qemu, boot, fs)
-                a = tk_boot_ours(boot, fs)
-            ours.append(a)
-            theirs.append(b)
-            ratios.append(a / b)
-            log(f"  tk boot {i + 1}/{samples}: ours {a:.2f} s, QEMU {b:.2f} s, ratio {a / b:.2f}")
+        return _paired(samples, lambda: tk_boot_ours(boot, fs),
+                       lambda: tk_boot_qemu(qemu, boot, fs), "tk boot", log)
+
+
+# ---- a Multiboot kernel booted directly: `hv run` against `qemu -kernel` ---------------
+MULTIBOOT = HVM_BUILD / "multiboot.elf"
+MULTIBOOT_EXIT = (0x21 << 1) | 1       # its write of 0x21 to the debug-exit port 0xF4
+QEMU64 = "qemu-system-x86_64"
+
+
+def _time_to_exit(argv: list[str], timeout: float) -> float:
+    start = time.perf_counter()
+    try:
+        code = subprocess.run(argv, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        raise ReferenceMissing(f"{Path(argv[0]).name}: the Multiboot kernel did not exit in "
+                               f"{timeout:.0f} s") from None
+    if code != MULTIBOOT_EXIT:
+        raise ReferenceMissing(f"{Path(argv[0]).name}: the Multiboot kernel exited {code}, "
+                               f"not {MULTIBOOT_EXIT}")
+    return time.perf_counter() - start
+
+
+def multiboot_exit_ours(folder: Path, timeout: float = 60) -> float:
+    cfg = folder / "mb.cfg"
+    cfg.write_text(f'name = "mb"\ntype = "hvm"\nmemory = 16\nkernel = "{MULTIBOOT}"\n')
+    return _time_to_exit([sys.executable, "-m", "tools.hv", "run", str(cfg)], timeout)
+
+
+def multiboot_exit_qemu(qemu: str, timeout: float = 60) -> float:
+    return _time_to_exit([qemu, "-m", "16", "-display", "none", "-monitor", "none",
+                          "-serial", "none", "-accel", "tcg", "-kernel", str(MULTIBOOT),
+                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"], timeout)
+
+
+def bench_multiboot_vs_qemu(samples: int, log) -> tuple[list[float], list[float], list[float]]:
+    """A Multiboot hello kernel from process start to its exit: (ours, QEMU, ratios)."""
+    ensure_qemu()
+    qemu = shutil.which(QEMU64)
+    if not qemu:
+        raise ReferenceMissing(f"{QEMU64} is missing: no QEMU reference")
+    with tempfile.TemporaryDirectory() as tmp:
+        return _paired(samples, lambda: multiboot_exit_ours(Path(tmp)),
+                       lambda: multiboot_exit_qemu(qemu), "multiboot boot-to-exit", log)
+
+
+def _paired(samples: int, ours_fn, qemu_fn, what: str,
+            log) -> tuple[list[float], list[float], list[float]]:
+    """One run of each per sample, taking turns at going first (the machine is shared)."""
+    ours, theirs, ratios = [], [], []
+    for i in range(samples):
+        if i % 2 == 0:
+            a, b = ours_fn(), qemu_fn()
+        else:
+            b = qemu_fn()
+            a = ours_fn()
+        ours.append(a)
+        theirs.append(b)
+        ratios.append(a / b)
+        log(f"  {what} {i + 1}/{samples}: ours {a:.2f} s, QEMU {b:.2f} s, ratio {a / b:.2f}")
     return ours, theirs, ratios
