@@ -568,14 +568,20 @@ def bench_boot_rows(s: Settings, log) -> list[Row]:
 def bench_qemu_rows(s: Settings, log) -> list[Row]:
     """Our teaching kernel to its shell prompt, `hv run` and QEMU TCG booting the same
     disk images, paired (tools/bench_qemu.py)."""
-    from tools.bench_qemu import ReferenceMissing, bench_tk_vs_qemu
+    from tools.bench_qemu import bench_tk_vs_qemu
     ratio = Row("boot:tk/qemu", "boot: teaching kernel to its prompt, ours / QEMU TCG",
                 "hvm", "ratio", target="<= 1.0")
     ours = Row("boot:tk", "boot: teaching kernel to its prompt (hv run, type hvm)", "hvm", "s")
     qemu = Row("boot:tk-qemu", "reference: the same disks under qemu-system-i386 (TCG)",
                "hvm", "s")
+    return _paired_with_qemu(bench_tk_vs_qemu, s, log, ratio, ours, qemu)
+
+
+def _paired_with_qemu(bench, s: Settings, log, ratio: Row, ours: Row, qemu: Row) -> list[Row]:
+    """Fill the three rows from `bench` (ours, QEMU, ratios); a missing QEMU is said."""
+    from tools.bench_qemu import ReferenceMissing
     try:
-        ours.values, qemu.values, ratio.values = bench_tk_vs_qemu(min(s.samples, 5), log)
+        ours.values, qemu.values, ratio.values = bench(min(s.samples, 5), log)
         ratio.meets = statistics.median(ratio.values) <= 1.0
     except (ReferenceMissing, OSError, subprocess.SubprocessError) as err:
         for row in (ratio, ours, qemu):
@@ -588,21 +594,14 @@ def bench_multiboot_rows(s: Settings, log) -> list[Row]:
     """A Multiboot hello kernel (guests/hvm/multiboot.S) from process start to its exit,
     `hv run` (type hvm, kernel =) and `qemu-system-x86_64 -kernel` on the same file,
     paired (tools/bench_qemu.py)."""
-    from tools.bench_qemu import ReferenceMissing, bench_multiboot_vs_qemu
+    from tools.bench_qemu import bench_multiboot_vs_qemu
     ratio = Row("boot:multiboot/qemu", "boot: Multiboot hello kernel to its exit, ours / QEMU"
                 " TCG", "hvm", "ratio", target="<= 1.0")
     ours = Row("boot:multiboot", "boot: Multiboot hello kernel to its exit (hv run, kernel =)",
                "hvm", "s")
     qemu = Row("boot:multiboot-qemu", "reference: the same file under qemu-system-x86_64"
                " -kernel (TCG)", "hvm", "s")
-    try:
-        ours.values, qemu.values, ratio.values = bench_multiboot_vs_qemu(min(s.samples, 5), log)
-        ratio.meets = statistics.median(ratio.values) <= 1.0
-    except (ReferenceMissing, OSError, subprocess.SubprocessError) as err:
-        for row in (ratio, ours, qemu):
-            row.error = str(err)
-        log(f"  FAILED: {err}")
-    return [ratio, ours, qemu]
+    return _paired_with_qemu(bench_multiboot_vs_qemu, s, log, ratio, ours, qemu)
 
 
 def bench_scale_rows(s: Settings, log) -> list[Row]:
