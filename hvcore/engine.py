@@ -628,6 +628,12 @@ class Engine:
         self._add_c_hook(UC_HOOK_INTR, self._c_hooks[0], user)
         self._add_c_hook(UC_HOOK_INSN, self._c_hooks[1], user, X.UC_X86_INS_SYSCALL)
 
+    def exit_on_sysenter(self) -> None:
+        """`sysenter` ends the run as a syscall exit too. The engine never carries it out
+        (nor `syscall`): an HVM guest's is emulated (hvcore/arch/x86/hvm/fast_syscall.py)."""
+        self._add_c_hook(UC_HOOK_INSN, self._c_hooks[1], ctypes.addressof(self._exit_record),
+                         X.UC_X86_INS_SYSENTER)
+
     def _add_c_hook(self, kind: int, fn, user_data: int, *extra: int) -> None:
         from unicorn.unicorn_py3.unicorn import uc_hook_h
         handle = uc_hook_h()

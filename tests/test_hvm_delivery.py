@@ -23,9 +23,15 @@ def firmware() -> Path:
     return ROOT / "firmware" / "build" / "bios.bin"
 
 
-def boot_sector(tmp_path: Path, name: str) -> Path:
+def boot_sector(tmp_path: Path, name: str, source: str | None = None) -> Path:
+    """tests/hvm_src/<name>.S, or `source` (which may include pm32.h or lm64.h from
+    there), assembled into a boot sector at 0x7C00 (its object file is kept for `nm`)."""
+    src = SRC / f"{name}.S"
+    if source is not None:
+        src = tmp_path / f"{name}.S"
+        src.write_text(source)
     obj, image = tmp_path / f"{name}.o", tmp_path / f"{name}.img"
-    subprocess.run(["gcc", "-m32", "-c", "-o", str(obj), str(SRC / f"{name}.S")], check=True)
+    subprocess.run(["gcc", "-m32", "-c", "-I", str(SRC), "-o", str(obj), str(src)], check=True)
     subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7C00", "--oformat", "binary",
                     "-o", str(image), str(obj)], check=True)
     return image

@@ -41,13 +41,11 @@ def test_loads_outside_ram_give_all_ones_and_stores_are_dropped(firmware, tmp_pa
 
 
 def test_a_guest_sweeping_the_address_space_is_bounded(firmware, tmp_path):  # noqa: F811
-    src = tmp_path / "sweep.S"
-    src.write_text('#include "pm32.h"\n.code16\n.globl _start\n_start:\n ENTER_PM32 pm\n.code32\n'
-                   "pm: mov $0x10,%ax\n mov %ax,%ds\n mov $0x40000000,%ebx\n"
-                   "1: mov (%ebx),%eax\n add $0x1000,%ebx\n jmp 1b\n"
-                   " FLAT_GDT\n.org 510\n.word 0xAA55\n.set idt, 0x8000\n")
-    (tmp_path / "pm32.h").write_text((boot_sector.__globals__["SRC"] / "pm32.h").read_text())
-    image = _assemble(tmp_path, src)
+    image = boot_sector(tmp_path, "sweep", (
+        '#include "pm32.h"\n.code16\n.globl _start\n_start:\n ENTER_PM32 pm\n.code32\n'
+        "pm: mov $0x10,%ax\n mov %ax,%ds\n mov $0x40000000,%ebx\n"
+        "1: mov (%ebx),%eax\n add $0x1000,%ebx\n jmp 1b\n"
+        " FLAT_GDT\n.org 510\n.word 0xAA55\n.set idt, 0x8000\n"))
     dom, reason, _out = boot(firmware, image)
     try:
         assert reason == "crash"
@@ -57,12 +55,3 @@ def test_a_guest_sweeping_the_address_space_is_bounded(firmware, tmp_path):  # n
         assert f"{0x40000000 + open_bus.MAX_OPEN_BUS_PAGES * 0x1000:#x}" in dom.crash_report
     finally:
         dom.destroy()
-
-
-def _assemble(tmp_path, src):
-    import subprocess
-    obj, image = tmp_path / "sweep.o", tmp_path / "sweep.img"
-    subprocess.run(["gcc", "-m32", "-c", "-I", str(tmp_path), "-o", str(obj), str(src)], check=True)
-    subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7C00", "--oformat", "binary",
-                    "-o", str(image), str(obj)], check=True)
-    return image

@@ -4,41 +4,11 @@
  * entered by iretq. In ring 3: `int $0x80` through a DPL 3 gate (RSP0 switch), then a
  * read of an unmapped address: #PF through a gate with IST 1. Results at 0x500.
  */
+#include "lm64.h"
         .code16
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7C00, %sp
-        lgdtl   gdtr
-        mov     %cr0, %eax
-        or      $1, %eax
-        mov     %eax, %cr0
-        ljmpl   $0x18, $pm32
-        .code32
-pm32:   mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        movl    $0x11007, 0x10000           /* PML4 -> PDPT -> PD, user-accessible */
-        movl    $0x12007, 0x11000
-        movl    $0x00000087, 0x12000        /* 2 MiB at 0 */
-        mov     %cr4, %eax
-        or      $0x20, %eax
-        mov     %eax, %cr4
-        mov     $0x10000, %eax
-        mov     %eax, %cr3
-        mov     $0xC0000080, %ecx
-        rdmsr
-        or      $0x100, %eax
-        wrmsr
-        mov     %cr0, %eax
-        or      $0x80000000, %eax
-        mov     %eax, %cr0
-        ljmp    $0x08, $lm64
-        .code64
+        CLIMB_TO_LONG_MODE lm64
 lm64:   mov     $0x7000, %rsp
         movq    $0x7000, tss + 4            /* RSP0 */
         movq    $0x5000, tss + 0x24         /* IST1 */
@@ -96,20 +66,7 @@ user:   int     $0x80
         mov     0x40000000, %rax
         jmp     .
 
-        .p2align 3
-gdt:    .quad   0
-        .quad   0x00AF9A000000FFFF          /* 0x08 64-bit ring 0 code */
-        .quad   0x00CF92000000FFFF          /* 0x10 ring 0 data */
-        .quad   0x00CF9A000000FFFF          /* 0x18 32-bit code for the climb */
-        .quad   0x00CFF2000000FFFF          /* 0x20 ring 3 data */
-        .quad   0x00AFFA000000FFFF          /* 0x28 64-bit ring 3 code */
-        .word   0x67, tss, 0x8900, 0        /* 0x30 64-bit TSS */
-        .quad   0
-gdtr:   .word   gdtr - gdt - 1
-        .long   gdt
-idtr:   .word   0xFFF
-        .quad   idt
-        .org    510
-        .word   0xAA55
+        LONG_MODE_GDT
+        END_BOOT_SECTOR
         .set    tss, 0x9000
         .set    idt, 0x8000

@@ -6,12 +6,7 @@
  * hypercall MSR); Xen's hypercall MSR written with page 0x9000.
  */
 #include "pm32.h"
-        .code16
-        .globl _start
-_start:
-        ENTER_PM32 pm
-        .code32
-pm:     FLAT_DATA
+        PM32_START pm
         mov     $hgp, %eax
         mov     %ax, idt + 13 * 8
         movw    $0x08, idt + 13 * 8 + 2
@@ -60,6 +55,5 @@ hgp:    add     $4, %esp                    /* error code */
         iret
 
         FLAT_GDT
-        .org    510
-        .word   0xAA55
+        END_BOOT_SECTOR
         .set    idt, 0x8000

@@ -8,12 +8,7 @@
  * complements (0 when every one read as all ones).
  */
 #include "pm32.h"
-        .code16
-        .globl _start
-_start:
-        ENTER_PM32 pm
-        .code32
-pm:     FLAT_DATA
+        PM32_START pm
         mov     $targets, %esi
         mov     $0x500, %edi
 1:      mov     (%esi), %ebx
@@ -55,6 +50,5 @@ pm:     FLAT_DATA
 targets: .long  0x01000000, 0x01000FF0, 0x80000000, 0xC0000000, 0xFEBFF000, 0xFFFFF000, 0
 
         FLAT_GDT
-        .org    510
-        .word   0xAA55
+        END_BOOT_SECTOR
         .set    idt, 0x8000

@@ -1,8 +1,10 @@
 /* What the 32-bit test boot sectors share: from the BIOS's real mode to flat 32-bit
  * protected mode (ENTER_PM32 label: continue at `label` in .code32), and the flat GDT
  * with the GDTR and an IDTR for a 256-entry IDT at `idt` (FLAT_GDT), and
- * the flat data segments with the stack below 0x7000 (FLAT_DATA). */
-        .macro  ENTER_PM32 label
+ * the flat data segments with the stack below 0x7000 (FLAT_DATA); PM32_START for
+ * all of that at a sector's start, RING3_GDT for one with user segments and a TSS,
+ * END_BOOT_SECTOR for the signature. */
+        .macro  ENTER_PM32 label, cs=0x08
         cli
         xor     %ax, %ax
         mov     %ax, %ds
@@ -12,7 +14,18 @@
         mov     %cr0, %eax
         or      $1, %eax
         mov     %eax, %cr0
-        ljmpl   $0x08, $\label
+        ljmpl   $\cs, $\label
+        .endm
+
+        /* a boot sector's start: _start, then flat 32-bit mode and FLAT_DATA at `label` */
+        .macro  PM32_START label
+        .code16
+        .globl  _start
+_start:
+        ENTER_PM32 \label
+        .code32
+\label:
+        FLAT_DATA
         .endm
 
         /* the flat data segment in ds, es and ss, the stack below 0x7000 */
@@ -22,6 +35,27 @@
         mov     %ax, %es
         mov     %ax, %ss
         mov     $0x7000, %esp
+        .endm
+
+        /* 08h ring 0 code, 10h ring 0 data, 18h ring 3 code, 20h ring 3 data, 28h a
+         * 32-bit TSS at `tss` (below 64 KiB), the GDTR and an IDTR as FLAT_GDT's */
+        .macro  RING3_GDT
+        .p2align 3
+gdt:    .quad   0
+        .quad   0x00CF9A000000FFFF
+        .quad   0x00CF92000000FFFF
+        .quad   0x00CFFA000000FFFF
+        .quad   0x00CFF2000000FFFF
+tssd:   .word   0x67, tss, 0x8900, 0
+gdtr:   .word   gdtr - gdt - 1
+        .long   gdt
+idtr:   .word   0x7FF
+        .long   idt
+        .endm
+
+        .macro  END_BOOT_SECTOR
+        .org    510
+        .word   0xAA55
         .endm
 
         .macro  FLAT_GDT

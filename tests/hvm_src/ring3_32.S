@@ -4,25 +4,8 @@
  * DPL 3 gate (stack switch checked by the handler), `in` with IOPL 0 (#GP(0)), then
  * `int $0x81` through a DPL 0 gate (#GP with the IDT error code). Results at 0x500.
  */
-        .code16
-        .globl _start
-_start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7C00, %sp
-        lgdtl   gdtr
-        mov     %cr0, %eax
-        or      $1, %eax
-        mov     %eax, %cr0
-        ljmpl   $0x08, $pm
-        .code32
-pm:     mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x7000, %esp
+#include "pm32.h"
+        PM32_START pm
         movl    $0x7000, tss + 4            /* esp0 */
         movl    $0x10, tss + 8              /* ss0 */
         movw    $0x68, tss + 0x66           /* I/O map base past the limit: no bitmap */
@@ -88,19 +71,8 @@ user:   int     $0x80
 int81:  int     $0x81
         jmp     .
 
-        .p2align 3
-gdt:    .quad   0
-        .quad   0x00CF9A000000FFFF          /* 0x08 ring 0 code */
-        .quad   0x00CF92000000FFFF          /* 0x10 ring 0 data */
-        .quad   0x00CFFA000000FFFF          /* 0x18 ring 3 code */
-        .quad   0x00CFF2000000FFFF          /* 0x20 ring 3 data */
-tssd:   .word   0x67, tss, 0x8900, 0        /* 0x28 32-bit TSS (base < 64 KiB) */
-gdtr:   .word   gdtr - gdt - 1
-        .long   gdt
-idtr:   .word   0x7FF
-        .long   idt
-        .org    510
-        .word   0xAA55
+        RING3_GDT
+        END_BOOT_SECTOR
         .set    tss, 0x9000
         .set    int81_at, int81
         .set    idt, 0x8000

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from unicorn import x86_const as X
 
 from hvcore import engine as eng
-from hvcore.arch.x86.hvm import delivery, halt
+from hvcore.arch.x86.hvm import delivery, fast_syscall, halt
 from hvcore.arch.x86.hvm import msr
 from hvcore.arch.x86.hvm.cpuid import hvm_leaf
 from hvcore.arch.x86.hvm.cpu_state import CS, CpuState
@@ -60,6 +60,7 @@ class HvmVcpu:
         from unicorn import UC_HOOK_INTR
         engine.uc.hook_add(UC_HOOK_INTR, engine._guarded(self._on_exception))
         engine.add_inline_insn_hook(X.UC_X86_INS_CPUID, self._cpuid)
+        engine.exit_on_sysenter()          # as `syscall`: emulated (fast_syscall.py)
         msr.check_layout()
         self.msrs = msr.MsrIntercept(engine, self.state.env, self.state.hflags)
         self._msr_at = 0                 # the rdmsr/wrmsr that exited
@@ -214,6 +215,10 @@ class HvmVcpu:
         elif exit.kind == eng.EXIT_INVALID:
             if self.xen is None or not self.xen.vmcall(self):
                 self.deliver(Event(delivery.UD))
+        elif exit.kind == eng.EXIT_SYSCALL:
+            fault = fast_syscall.emulate(self)
+            if fault is not None:
+                self.deliver(fault)
         elif exit.kind == eng.EXIT_IO_DENIED:
             self.engine.set_reg(X.UC_X86_REG_RIP, exit.address)   # a fault: on the in/out
             self.deliver(Event(delivery.GP, 0))
