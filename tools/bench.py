@@ -921,6 +921,9 @@ def _trace_rows(s: Settings, log) -> list[Row]:
     out = []
     for fn, placeholder in zip((bench_trace_insn, bench_trace_hypercalls, bench_trace_boot),
                                trace_rows()):
+        if fn is bench_trace_boot and s is QUICK:
+            log(f"{placeholder.key}: left out of --quick")
+            continue
         log(placeholder.key)
         try:
             out.append(fn(s, log))
@@ -929,6 +932,32 @@ def _trace_rows(s: Settings, log) -> list[Row]:
             out.append(placeholder)
             log(f"  FAILED: {err}")
     return out
+
+
+def _rows_or_errors(bench, placeholders, log) -> list[Row]:
+    """`bench()`'s rows, or its placeholder rows carrying the error."""
+    try:
+        return bench()
+    except BenchError as err:
+        log(f"  FAILED: {err}")
+        rows = placeholders()
+        for row in rows:
+            row.error = str(err)
+        return rows
+
+
+def _full_run_steps(s: Settings, log):
+    """(name, step) of the rows only a full run measures: each boots several domains or
+    moves many megabytes, which --quick (under a minute) has no time for."""
+    return [
+        ("network pv64", lambda: _rows_or_errors(lambda: bench_network(s, log), net_rows, log)),
+        ("console pv64", lambda: _rows_or_errors(lambda: [bench_console(s, log)], lambda: [
+            Row("console", "console: PV ring throughput, guest -> dom0 console daemon",
+                "pv64", "MB/s")], log)),
+        ("block pv64", lambda: _rows_or_errors(lambda: bench_block(s, log), block_rows, log)),
+        ("grub boot pv64, pv32", lambda: bench_boot_rows(s, log)),
+        ("hello boot, scale", lambda: bench_scale_rows(s, log)),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -973,13 +1002,14 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  FAILED: {err}")
 
     from hvcore.scheduler import SLICE_US
+    quick = settings is QUICK
     for abi in ("pv64", "pv32", "hvm"):
         log(f"cpu {abi}")
         attempt(lambda: bench_cpu(abi, settings, log),
                 Row("cpu", "CPU: compute loop, ours / bare Unicorn", abi, "ratio",
                     target=f">= {CPU_TARGET_RATIO}"))
     for op, abis, title in OPS:
-        for abi in abis:
+        for abi in abis[:1] if quick else abis:
             log(f"{op} {abi}")
             attempt(lambda: bench_op(op, abi, title, settings, log),
                     Row(f"op:{op}", title, abi, "us", target=f"<= {ROUND_TRIP_TARGET_US:g} us"))
@@ -987,30 +1017,12 @@ def main(argv: list[str] | None = None) -> int:
     attempt(lambda: bench_evtchn(settings, log),
             Row("evtchn", "event channel: interdomain round trip, two domain processes (median)",
                 "pv64", "us", target=f"<= {EVTCHN_TARGET_US} us"))
-    log("network pv64")
-    try:
-        rows.extend(bench_network(settings, log))
-    except BenchError as err:
-        for row in net_rows():
-            row.error = str(err)
-            rows.append(row)
-        log(f"  FAILED: {err}")
-    log("console pv64")
-    attempt(lambda: bench_console(settings, log),
-            Row("console", "console: PV ring throughput, guest -> dom0 console daemon", "pv64",
-                "MB/s"))
-    log("block pv64")
-    try:
-        rows.extend(bench_block(settings, log))
-    except BenchError as err:
-        for row in block_rows():
-            row.error = str(err)
-            rows.append(row)
-        log(f"  FAILED: {err}")
-    log("grub boot pv64, pv32")
-    rows.extend(bench_boot_rows(settings, log))
-    log("hello boot, scale")
-    rows.extend(bench_scale_rows(settings, log))
+    for name, step in _full_run_steps(settings, log):
+        if quick:
+            log(f"{name}: left out of --quick")
+            continue
+        log(name)
+        rows.extend(step())
     log("tk boot, ours and QEMU")
     rows.extend(bench_qemu_rows(settings, log))
     log("Multiboot kernel to its exit, ours and QEMU")
