@@ -169,7 +169,7 @@ def cmd_run(args) -> int:
     process and serves its console (console_io and the PV console ring) on stdout."""
     import select
 
-    from hvcore.host.domain_process import DomainStartError, spawn_domain
+    from hvcore.host.domain_process import DomainStartError, start_domain
     from hvcore.host.progress import ENV as PROGRESS_ENV
     from tools.run_watch import RunWatch
 
@@ -195,17 +195,17 @@ def cmd_run(args) -> int:
     replay = _replay_request(args, hvm is not None, vcpus)
     start = time.monotonic()
     os.environ[PROGRESS_ENV] = "0.25"       # the domain reports its counts as they move
+    dp = start_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus, gdb_port=args.gdb,
+                      gdb_wait=args.gdb_wait, hvm=hvm, trace=trace, replay=replay)
+    from hvcore.host.private_host import PrivateHost   # while the domain's Python starts
     try:
-        dp = spawn_domain(kernel, 1, name, memory, cmdline, vcpus=vcpus,
-                          gdb_port=args.gdb, gdb_wait=args.gdb_wait, hvm=hvm, trace=trace,
-                          replay=replay)
+        dp.wait_built()
     except DomainStartError as err:
         raise BadInput(f"hv: {err}")
     if dp.info.get("gdb_port") is not None:
         wait = ", guest waiting for it" if args.gdb_wait else ""
         sys.stderr.write(f"hv: gdb: listening on 127.0.0.1:{dp.info['gdb_port']}{wait}\n")
         sys.stderr.flush()
-    from hvcore.host.private_host import PrivateHost
     if hvm is not None and "store_pfn" not in dp.info:     # firmware-booted: no rings
         from hvcore.hvm.process import NoBackends
         host = NoBackends()

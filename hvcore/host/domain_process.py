@@ -125,6 +125,14 @@ class DomainProcess:
         else:
             self.sock.sendall(data)
 
+    def wait_built(self) -> None:
+        """Until the domain process hands its memory over (DomainStartError if it dies
+        first, with its last line of stderr)."""
+        while self.ram is None:
+            if not self.pump(block=True):
+                err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+                raise DomainStartError(err[-1] if err else f"domain process {self.proc.pid} died")
+
     def pump(self, block: bool = False) -> bool:
         """Handle what the domain process sent; False once it has gone away."""
         try:
@@ -251,13 +259,22 @@ class _XenstoreLink:
     page: memoryview
 
 
-def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
+def spawn_domain(*args, **kwargs) -> DomainProcess:
+    """Start a domain in its own process and wait until its memory is handed over
+    (`start_domain`'s arguments)."""
+    dp = start_domain(*args, **kwargs)
+    dp.wait_built()
+    return dp
+
+
+def start_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
                  cmdline: str = "", console_io: bool = True, vcpus: int = 1,
                  gdb_port: int | None = None, gdb_wait: bool = False,
                  hvm: list[str] | None = None, restore: str | None = None,
                  trace: tuple[str, str] | None = None,
                  replay: list[str] | None = None) -> DomainProcess:
-    """Start a domain in its own process and wait until its memory is handed over.
+    """Start a domain in its own process; `wait_built` waits for its memory (the caller
+    may do its own setting up meanwhile: the domain's Python starts in parallel).
     `restore`: run on from that snapshot file (hvcore/snapshot/);
     `hvm`: an HVM domain, with these options for its process (hvcore/hvm/process.py);
     `replay`: the domain process's deterministic-mode options (hvcore/replay/)."""
@@ -273,18 +290,13 @@ def spawn_domain(kernel: str, domid: int, name: str, memory_mib: int = 64,
         argv += ["--gdb", str(gdb_port)] + (["--gdb-wait"] if gdb_wait else [])
     if trace is not None:          # (SPEC, FILE): the file exists, with its header
         argv += ["--trace", trace[0], "--trace-out", trace[1]]
-    if restore is not None:        # hv restore: the snapshot file instead of a kernel
-        argv += ["--restore", restore]
     if replay:                     # --deterministic, --record FILE, --replay FILE
         argv += replay
+    if restore is not None:        # hv restore: the snapshot file instead of a kernel
+        argv += ["--restore", restore]
     if hvm is not None:
         argv += ["--hvm", *hvm]
     proc = subprocess.Popen(argv, cwd=ROOT, pass_fds=(child.fileno(), notify),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     child.close()
-    dp = DomainProcess(domid, name, proc, parent, notify)
-    while dp.ram is None:
-        if not dp.pump(block=True):
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
-            raise DomainStartError(err[-1] if err else f"domain process {proc.pid} died")
-    return dp
+    return DomainProcess(domid, name, proc, parent, notify)
