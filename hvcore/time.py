@@ -47,11 +47,44 @@ def native_tsc() -> _NativeTsc:
 
 @functools.lru_cache(maxsize=1)
 def tsc_hz() -> int:
-    clock = native_tsc()
-    tsc0, ns0 = clock.paired()
-    _time.sleep(_CALIBRATION_S)
-    tsc1, ns1 = clock.paired()
+    return _rate_since(native_tsc().paired())
+
+
+def _rate_since(start: tuple[int, int], at_least_s: float = _CALIBRATION_S) -> int:
+    """The TSC's rate from a (tsc, ns) sample to now, at least `at_least_s` apart."""
+    tsc0, ns0 = start
+    _time.sleep(max(0.0, at_least_s - (_time.monotonic_ns() - ns0) / 1e9))
+    tsc1, ns1 = native_tsc().paired()
     return int((tsc1 - tsc0) * 1e9 / (ns1 - ns0))
+
+
+class HostTsc:
+    """The TSC an HVM guest's `rdtsc` reads (the host's) for its local APIC's
+    TSC-deadline timer, whose rate only says when to look at the TSC again (the TSC
+    decides when it fires). The rate is the process's if measured already, else
+    measured from a sample taken when the APIC was made: a guest that arms a deadline
+    sooner than _CALIBRATION_S after that gets the rate measured so far (at least
+    1 ms), so its wrmsr never waits for the full calibration."""
+    EARLIEST_S = 0.001
+
+    def __init__(self) -> None:
+        self._start = native_tsc().paired()
+        self._hz: int | None = None
+
+    def now(self) -> int:
+        return native_tsc().read()
+
+    def hz(self) -> int:
+        if self._hz is not None:
+            return self._hz
+        if tsc_hz.cache_info().currsize:
+            self._hz = tsc_hz()
+            return self._hz
+        elapsed_s = (_time.monotonic_ns() - self._start[1]) / 1e9
+        rate = _rate_since(self._start, self.EARLIEST_S)
+        if elapsed_s >= _CALIBRATION_S:
+            self._hz = rate
+        return rate
 
 
 def scale_for(hz: int) -> tuple[int, int]:

@@ -200,7 +200,7 @@ def test_msrs_native_served_and_refused_and_the_hypercall_page(firmware, tmp_pat
         assert apic_base == 0xFEE00000 | (1 << 11) | (1 << 8)   # enabled, BSP
         assert efer == 0 and star_high == 0x00230010
         assert gps == 2                                  # unknown MSR: read and write
-        assert deadline == 0x55667788 and msr_base == 0x40000000
+        assert deadline == 0 and msr_base == 0x40000000   # not TSC-deadline mode: ignored
         page = dom.mem.read(0x9000, 4096)
         assert page[32:41] == bytes.fromhex("b8010000000f01c1c3")   # mov $1,%eax; vmcall; ret
         assert page[23 * 32:23 * 32 + 2] == b"\x0f\x0b"           # no iret stub
@@ -236,5 +236,61 @@ def test_the_current_count_read_hook_is_there_only_while_the_timer_counts(firmwa
         lapic.mmio_write(L.TICR, 4, 0)                   # stopped: TCCR reads 0, no hook
         dom.put_pages_right()
         assert watch.handle is None and lapic.page.read32(L.TCCR) == 0
+    finally:
+        dom.destroy()
+
+
+def test_tsc_deadline_timer_unit():
+    now, tsc = [5.0], [1_000_000]
+
+    class Tsc:
+        def now(self) -> int:
+            return tsc[0]
+
+        def hz(self) -> int:
+            return 1_000_000_000
+
+    bus = ApicBus(pic=programmed_pic())
+    a = LocalApic(apic_id=0, bus=bus, clock=lambda: now[0], tsc=Tsc())
+    bus.add(a)
+    a.mmio_write(L.SVR, 4, 0x1FF)
+    a.write_tsc_deadline(2_000_000)                   # not in TSC-deadline mode: ignored
+    assert a.read_tsc_deadline() == 0 and a.deadline() is None
+    a.mmio_write(L.LVT_TIMER, 4, 0x40047)
+    a.write_tsc_deadline(3_000_000)
+    assert a.read_tsc_deadline() == 3_000_000 and abs(a.deadline() - 5.002) < 1e-9
+    a.mmio_write(L.TICR, 4, 500)                      # ignored; TCCR reads 0
+    assert a.ticr == 0 and a.current_count() == 0
+    now[0], tsc[0] = 5.002, 2_999_000                 # the host clock ran ahead of the TSC
+    a.tick(now[0])
+    assert not a.intr_pending() and a.deadline() > now[0]
+    tsc[0] = 3_000_000
+    a.tick(a.deadline())
+    assert a.acknowledge() == 0x47 and a.read_tsc_deadline() == 0 and a.deadline() is None
+    a.mmio_write(L.EOI, 4, 0)
+    a.write_tsc_deadline(1)                           # already passed: at once
+    assert a.acknowledge() == 0x47 and a.read_tsc_deadline() == 0
+    a.mmio_write(L.EOI, 4, 0)
+    a.write_tsc_deadline(9_000_000)
+    a.write_tsc_deadline(0)                           # disarmed
+    assert a.deadline() is None
+    a.write_tsc_deadline(9_000_000)
+    a.mmio_write(L.LVT_TIMER, 4, 0x47)                # leaving the mode disarms
+    assert a.deadline() is None and a.read_tsc_deadline() == 0
+    a.mmio_write(L.LVT_TIMER, 4, 0x40047)
+    assert a.read_tsc_deadline() == 0
+
+
+def test_guest_tsc_deadline_timer(firmware, tmp_path):  # noqa: F811
+    dom, reason, out = boot(firmware, boot_sector(tmp_path, "tscdl32"), seconds=30)
+    try:
+        assert reason == "poweroff" and dom.exit_code == 0x55, (reason, out, dom.crash_report)
+        ecx1, ignored, armed, tccr = struct.unpack("<4I", dom.mem.read(0x500, 16))
+        late, in_handler, taken, after_leave = struct.unpack("<qIII", dom.mem.read(0x510, 20))
+        deadline = struct.unpack("<Q", dom.mem.read(0x600, 8))[0]
+        assert ecx1 & (1 << 24)                       # CPUID.1:ECX.TSC_Deadline
+        assert ignored == 0 and tccr == 0 and armed != 0
+        assert 0 <= late < 1 << 40 and in_handler == 0   # fired at or after the deadline
+        assert taken == 2 and after_leave == 0 and deadline != 0
     finally:
         dom.destroy()

@@ -2,17 +2,12 @@
  * Boot sector for tests/test_hvm_apic.py: rdmsr/wrmsr in 32-bit protected mode, a #GP
  * handler that counts and skips the 2-byte instruction. Results at 0x500: APIC_BASE,
  * EFER (run by the engine itself), STAR written and read back, #GPs from an unknown
- * MSR (read and write), TSC_DEADLINE written and read back, CPUID 40000002h EBX (the
+ * MSR (read and write), TSC_DEADLINE written outside TSC-deadline mode and read (0), CPUID 40000002h EBX (the
  * hypercall MSR); Xen's hypercall MSR written with page 0x9000.
  */
 #include "pm32.h"
         PM32_START pm
-        mov     $hgp, %eax
-        mov     %ax, idt + 13 * 8
-        movw    $0x08, idt + 13 * 8 + 2
-        movw    $0x8E00, idt + 13 * 8 + 4
-        shr     $16, %eax
-        mov     %ax, idt + 13 * 8 + 6
+        INT_GATE 13, hgp
         lidt    idtr
         mov     $0x1B, %ecx
         rdmsr

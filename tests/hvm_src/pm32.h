@@ -3,7 +3,7 @@
  * with the GDTR and an IDTR for a 256-entry IDT at `idt` (FLAT_GDT), and
  * the flat data segments with the stack below 0x7000 (FLAT_DATA); PM32_START for
  * all of that at a sector's start, RING3_GDT for one with user segments and a TSS,
- * END_BOOT_SECTOR for the signature. */
+ * INT_GATE for an interrupt gate, END_BOOT_SECTOR for the signature. */
         .macro  ENTER_PM32 label, cs=0x08
         cli
         xor     %ax, %ax
@@ -51,6 +51,17 @@ gdtr:   .word   gdtr - gdt - 1
         .long   gdt
 idtr:   .word   0x7FF
         .long   idt
+        .endm
+
+        /* a 32-bit ring-0 interrupt gate (selector 08h) for `vector` to `handler` in
+         * the IDT at `idt`; uses EAX */
+        .macro  INT_GATE vector, handler
+        mov     $\handler, %eax
+        mov     %ax, idt + \vector * 8
+        movw    $0x08, idt + \vector * 8 + 2
+        movw    $0x8E00, idt + \vector * 8 + 4
+        shr     $16, %eax
+        mov     %ax, idt + \vector * 8 + 6
         .endm
 
         .macro  END_BOOT_SECTOR

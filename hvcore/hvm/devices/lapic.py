@@ -9,17 +9,20 @@ count 390, divide configuration 3E0.
 Every readable register is kept current in the page (hvcore/hvm/mmio.py), so reads are
 plain loads; writes reach `mmio_write`. The timer counts a 1 GHz bus clock (Xen's
 vlapic: one tick a nanosecond) divided by TDCR, in host time: one-shot or periodic
-(LVT timer bits 17-18). LINT0 in ExtINT mode is the 8259A's INTR input (the virtual
+(LVT timer bits 17-18 = 00b, 01b), or TSC-deadline (10b, SDM 10.5.4.1): then TICR and
+TCCR are not used and the IA32_TSC_DEADLINE MSR arms it; it fires once the TSC reaches
+the deadline, which it then clears. LINT0 in ExtINT mode is the 8259A's INTR input (the virtual
 wire mode our BIOS sets up); the vCPU asks `intr_pending` / `acknowledge`.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from hvcore.hvm.mmio import MmioPage, ReadWatch
 from hvcore.hvm.platform import Device
+from hvcore.time import HostTsc
 
 if TYPE_CHECKING:
     from hvcore.hvm.apic_bus import ApicBus
@@ -38,7 +41,7 @@ TICR, TCCR, TDCR = 0x380, 0x390, 0x3E0
 SVR_ENABLE = 1 << 8
 LVT_MASKED = 1 << 16
 LVT_LEVEL = 1 << 15
-TIMER_PERIODIC = 1 << 17
+TIMER_ONE_SHOT, TIMER_PERIODIC, TIMER_TSC_DEADLINE = 0, 1 << 17, 2 << 17
 TIMER_MODE_MASK = 3 << 17
 ICR_DELIVERY_PENDING = 1 << 12
 ICR_LEVEL_ASSERT = 1 << 14
@@ -52,6 +55,12 @@ _LVT_WRITABLE = {LVT_TIMER: 0x700FF, LVT_THERMAL: 0x107FF, LVT_PERF: 0x107FF,
                  LVT_LINT0: 0x1A7FF, LVT_LINT1: 0x1A7FF, LVT_ERROR: 0x100FF}
 
 
+class TscSource(Protocol):
+    def now(self) -> int: ...
+    def hz(self) -> int: ...
+
+
+
 def _highest(bits: int) -> int:
     return bits.bit_length() - 1
 
@@ -62,6 +71,7 @@ class LocalApic(Device):
     bus: "ApicBus"
     page: MmioPage = field(default_factory=lambda: MmioPage(LAPIC_BASE))
     clock: Callable[[], float] = time.monotonic
+    tsc: "TscSource" = field(default_factory=lambda: HostTsc())
     name: str = "lapic"
     wake: Callable[[], None] = lambda: None        # the vCPU: kick or unhalt
     tpr: int = 0
@@ -81,6 +91,7 @@ class LocalApic(Device):
     nmi_pending: bool = False
     timer_start: float = 0.0
     timer_due: float | None = None
+    tsc_deadline: int = 0               # IA32_TSC_DEADLINE, armed while non-zero
     dirty: bool = False                 # the page needs `publish` (a store landed over it)
     # the read hook that keeps TCCR current in the page: wanted only while it counts
     count_watch: ReadWatch | None = None
@@ -99,7 +110,7 @@ class LocalApic(Device):
         self.esr = self.esr_pending = self.icr_low = self.icr_high = 0
         self.lvt = {reg: LVT_MASKED for reg in LVTS}
         self.ticr = self.tdcr = self.irr = self.isr = self.tmr = 0
-        self.timer_due, self.nmi_pending = None, False
+        self.timer_due, self.nmi_pending, self.tsc_deadline = None, False, 0
         self._count_moves()
         self.publish()
 
@@ -196,7 +207,12 @@ class LocalApic(Device):
         value &= _LVT_WRITABLE[offset]
         if not self.enabled:
             value |= LVT_MASKED
+        if offset == LVT_TIMER and value & TIMER_MODE_MASK == TIMER_MODE_MASK:
+            value &= ~TIMER_MODE_MASK           # 11b is reserved: treated as one-shot
+        was_deadline = self.tsc_deadline_mode
         self.lvt[offset] = value
+        if offset == LVT_TIMER and was_deadline != self.tsc_deadline_mode:
+            self._disarm()                      # a move into or out of TSC-deadline mode
         if offset == LVT_LINT0:
             self._maybe_wake()
 
@@ -214,7 +230,18 @@ class LocalApic(Device):
     def period(self) -> float:
         return self.ticr * self.divisor() / BUS_HZ
 
+    @property
+    def tsc_deadline_mode(self) -> bool:
+        return self.lvt[LVT_TIMER] & TIMER_MODE_MASK == TIMER_TSC_DEADLINE
+
+    def _disarm(self) -> None:
+        self.ticr = self.tsc_deadline = 0
+        self.timer_due = None
+        self._count_moves()
+
     def _start_timer(self, count: int) -> None:
+        if self.tsc_deadline_mode:
+            return                              # TICR writes are ignored in this mode
         self.ticr = count
         self.timer_start = self.clock()
         self.timer_due = self.timer_start + self.period() if count else None
@@ -227,7 +254,7 @@ class LocalApic(Device):
             self.count_watch.want(self.timer_due is not None)
 
     def current_count(self) -> int:
-        if self.timer_due is None or not self.ticr:
+        if self.timer_due is None or not self.ticr or self.tsc_deadline_mode:
             return 0
         left = (self.timer_due - self.clock()) * BUS_HZ / self.divisor()
         return max(0, min(self.ticr, int(left)))
@@ -235,6 +262,27 @@ class LocalApic(Device):
     def refresh_count(self, offset: int) -> None:
         """The read hook on TCCR: the count as of now, before the load completes."""
         self.page.write32(TCCR, self.current_count())
+
+    # ---- IA32_TSC_DEADLINE (the vCPU's rdmsr/wrmsr of 6E0h) ----------------------------
+    def read_tsc_deadline(self) -> int:
+        """Reads 0 outside TSC-deadline mode, and once the timer has fired."""
+        return self.tsc_deadline if self.tsc_deadline_mode else 0
+
+    def write_tsc_deadline(self, value: int) -> None:
+        """Arms the timer for TSC >= `value` (a past value fires at once); 0 disarms.
+        Ignored outside TSC-deadline mode."""
+        if not self.tsc_deadline_mode:
+            return
+        self.tsc_deadline = value
+        self.timer_due = self._when_tsc_reaches(value) if value else None
+        if value:
+            self.tick(self.clock())             # already passed: the interrupt now
+
+    def _when_tsc_reaches(self, value: int) -> float:
+        """The host time (our clock) at which the TSC reaches `value`."""
+        hz = self.tsc.hz()
+        ahead = value - self.tsc.now()
+        return self.clock() + max(0, ahead) / hz
 
     def deadline(self) -> float | None:
         return self.timer_due
@@ -244,6 +292,9 @@ class LocalApic(Device):
         if due is None or due > now:
             return
         lvt = self.lvt[LVT_TIMER]
+        if self.tsc_deadline_mode:
+            self._deadline_tick(lvt)
+            return
         if lvt & TIMER_MODE_MASK == TIMER_PERIODIC and self.ticr:
             period = self.period()
             following = due + period
@@ -252,6 +303,18 @@ class LocalApic(Device):
         else:
             self.timer_due = None
             self._count_moves()
+        if not lvt & LVT_MASKED:
+            self.accept(lvt & 0xFF, level=False)
+
+    def _deadline_tick(self, lvt: int) -> None:
+        """The TSC itself decides: the host clock only said when to look (its rate was
+        measured), so a guest that reads the TSC in its handler sees it past the
+        deadline. Firing clears the MSR: one interrupt per write."""
+        left = self.tsc_deadline - self.tsc.now()
+        if left > 0:
+            self.timer_due = self.clock() + max(left / self.tsc.hz(), 1e-6)
+            return
+        self.tsc_deadline, self.timer_due = 0, None
         if not lvt & LVT_MASKED:
             self.accept(lvt & 0xFF, level=False)
 

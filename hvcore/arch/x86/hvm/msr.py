@@ -16,7 +16,7 @@ next to old_exception (vm_vmcb, intercept) are checked once per process by a pro
 engine (a wrong layout is refused, never guessed).
 
 Served here: APIC_BASE (1Bh: FEE00000, enabled, BSP flag on vCPU 0), TSC_DEADLINE
-(6E0h: kept, read back), Xen's hypercall MSR (40000000h, write: fills the page it names
+(6E0h: the local APIC's TSC-deadline timer, hvcore/hvm/devices/lapic.py), Xen's hypercall MSR (40000000h, write: fills the page it names
 with one `mov $n, %eax; vmcall; ret` stub of 32 bytes per hypercall, as Xen's HVM
 hypercall page), and #GP(0) for every MSR nobody knows. EFER, STAR, LSTAR, CSTAR, FMASK,
 FS/GS/KERNEL_GS base, TSC_AUX, PAT, TSC, SYSENTER, MTRRs, MISC_ENABLE and MCG run

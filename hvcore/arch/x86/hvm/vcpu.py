@@ -64,7 +64,6 @@ class HvmVcpu:
         msr.check_layout()
         self.msrs = msr.MsrIntercept(engine, self.state.env, self.state.hflags)
         self._msr_at = 0                 # the rdmsr/wrmsr that exited
-        self.tsc_deadline = 0
         self.hypercall_page: int | None = None
         self.xen = None                  # the domain's Xen side (hvcore/hvm/xen.py), if any
         self.xen_blocked = False         # asleep in SCHEDOP_block/poll, not in hlt
@@ -267,16 +266,17 @@ class HvmVcpu:
         if index == msr.MSR_APIC_BASE:
             bsp = msr.APIC_BASE_BSP if self.id == 0 else 0
             return 0xFEE00000 | msr.APIC_BASE_ENABLE | bsp
-        if index == msr.MSR_TSC_DEADLINE:
-            return self.tsc_deadline
+        if index == msr.MSR_TSC_DEADLINE and self.lapic is not None:
+            return self.lapic.read_tsc_deadline()
         raise msr.MsrFault(index)
 
     def _write_msr(self, index: int, value: int) -> None:
         if index == msr.MSR_APIC_BASE:
             if value & ~0xFFF != 0xFEE00000 or not value & msr.APIC_BASE_ENABLE:
                 raise msr.MsrFault(index)       # the APIC stays where it is, enabled
-        elif index == msr.MSR_TSC_DEADLINE:
-            self.tsc_deadline = value
+        elif index == msr.MSR_TSC_DEADLINE and self.lapic is not None:
+            self.lapic.write_tsc_deadline(value)
+            self.engine.kick()      # the slice ends: the domain's loop times the next one to it
         elif index == msr.MSR_XEN_HYPERCALL:
             self.hypercall_page = value & ~0xFFF
             self.domain.mem.write(self.hypercall_page, msr.hypercall_page())
