@@ -157,6 +157,14 @@ class Domain:
             if maddr >= FOREIGN_PHYS_BASE else None
         return getattr(mapping, "maddr", None) == maddr
 
+    def errno_naming(self, domid: int) -> int:
+        """Xen's answer to an unprivileged domain that names another domain in a query
+        (EVTCHNOP_status, XENMEM_*_reservation): the domain is looked up first (-ESRCH
+        when there is none), then XSM refuses (-EPERM). Only the host knows which exist."""
+        from hvcore.public import errno as E
+        exists = self.host is not None and self.host.ask({"event": "exists", "dom": domid})
+        return -E.EPERM if exists and exists.get("exists") else -E.ESRCH
+
     def shutdown(self, reason: str) -> None:
         if self.shutdown_reason is None:
             self.shutdown_reason = reason

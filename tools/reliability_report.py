@@ -52,9 +52,6 @@ KNOWN_LIMITS = [
     "only up to the engine's 32 MiB buffer (it was Unicorn's 1 GiB); the soak reports it.",
     "dom0's backends live in the host process: killing a backend alone (and a frontend "
     "reconnecting to a restarted one) is not possible here; the host's death is tested.",
-    "EVTCHNOP_status and XENMEM reservation queries on another existing domain answer "
-    "-ESRCH where Xen's XSM check says -EPERM (a domain's process cannot tell which "
-    "other domains exist).",
 ]
 
 

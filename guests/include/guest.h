@@ -252,6 +252,7 @@ void read_wallclock(uint32_t *sec, uint32_t *nsec);
 /* Xen's errno values that tests compare against. */
 #define XEN_EPERM       1
 #define XEN_ENOENT      2
+#define XEN_ESRCH       3
 #define XEN_EINVAL      22
 #define XEN_ENOSYS      38
 

@@ -248,7 +248,7 @@ static void attack_mmu(domid_t v)
     try_rc("mmu_update with foreigndom = the victim",
            HYPERVISOR_mmu_update(&req, 1, NULL, v), -1 /* -EPERM */);
     try_rc("mmu_update with foreigndom = ourselves by number",
-           HYPERVISOR_mmu_update(&req, 1, NULL, self), -3 /* -ESRCH */);
+           HYPERVISOR_mmu_update(&req, 1, NULL, self), -XEN_ESRCH);
     try_rc("mmuext_op with foreigndom = the victim",
            HYPERVISOR_mmuext_op(&flush, 1, NULL, v), -1);
     try_rc("update_va_mapping_otherdomain on the victim",
@@ -291,7 +291,16 @@ static void attack_events(domid_t v, evtchn_port_t offered, evtchn_port_t store)
            -XEN_EINVAL);
     try_rc("alloc_unbound in the victim's name", evtchn(EVTCHNOP_alloc_unbound, &alloc),
            -XEN_EPERM);
-    try_rc("status of the victim's port", evtchn_state(v, offered, NULL), -3 /* -ESRCH */);
+    /* as Xen's XSM: a domain that exists is refused, one that does not is not found */
+    try_rc("status of the victim's port", evtchn_state(v, offered, NULL), -XEN_EPERM);
+    try_rc("status of a port of a domain that does not exist", evtchn_state(0x7000, 1, NULL),
+           -XEN_ESRCH);
+    domid_t victim = v;
+    try_rc("the victim's current reservation",
+           HYPERVISOR_memory_op(XENMEM_current_reservation, &victim), -XEN_EPERM);
+    victim = 0x7000;
+    try_rc("the reservation of a domain that does not exist",
+           HYPERVISOR_memory_op(XENMEM_maximum_reservation, &victim), -XEN_ESRCH);
     try_rc("send on a port never allocated", evtchn(EVTCHNOP_send, &send), -XEN_EINVAL);
     try_rc("close a port never allocated", evtchn(EVTCHNOP_close, &close), -XEN_EINVAL);
     try_rc("unmask a port past the limit", evtchn(EVTCHNOP_unmask, &unmask), -XEN_EINVAL);

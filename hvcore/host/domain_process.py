@@ -94,9 +94,12 @@ class DomainProcess:
             self.progress = message
         elif event == "error":
             raise DomainStartError(message["message"])
-        elif event in ("evtchn_unbound", "evtchn_closed", "bind") or event.startswith("grant_"):
+        elif event in ("evtchn_unbound", "evtchn_closed", "bind", "exists") \
+                or event.startswith("grant_"):
             if self.on_event is not None:
                 self.on_event(self, message)
+            elif event == "exists":                        # dom0 (us) and itself only
+                self.send({"reply": True, "exists": message["dom"] in (0, self.domid)})
             elif event == "bind":
                 self.send({"reply": True, "errno": 3})     # ESRCH: no other domains here
             elif event.startswith("grant_"):

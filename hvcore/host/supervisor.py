@@ -393,6 +393,8 @@ class Host:
                 self.unbound[peer] = me       # its end waits for us again, as in Xen
         elif event == "bind":
             dp.send({"reply": True, "errno": self._bind(dp, msg)})
+        elif event == "exists":                           # dom0 is the host itself
+            dp.send({"reply": True, "exists": msg["dom"] == 0 or msg["dom"] in self.guests})
 
     def _bind(self, dp: DomainProcess, msg: dict) -> int:
         """Xen's rule for bind_interdomain: the remote port must be unbound and offered to

@@ -297,7 +297,7 @@ def event_channel_op(v, cmd, arg, *_):
     if cmd == EV.EVTCHNOP_status:             # { u16 dom; u32 port; u32 status; u32 vcpu; union }
         _dom, port = _rw(v, arg, "<H2xI")
         if _own(dom, _dom) is None:
-            return -E.ESRCH
+            return dom.errno_naming(_dom)
         if port >= max_ports(dom):
             return -E.EINVAL
         ch = chans.get(port)

@@ -31,8 +31,9 @@ def memory_op(v, cmd, arg, *_):
     if cmd == M.XENMEM_maximum_ram_page:
         return dom.nr_pages - 1
     if cmd in (M.XENMEM_current_reservation, M.XENMEM_maximum_reservation):
-        if struct.unpack("<H", v.read_virt(arg, 2))[0] not in (0x7FF0, dom.domid):
-            return -E.ESRCH     # DOMID_SELF or ourselves only
+        domid = struct.unpack("<H", v.read_virt(arg, 2))[0]
+        if domid not in (XEN.DOMID_SELF, dom.domid):
+            return dom.errno_naming(domid)
         return dom.tot_pages if cmd == M.XENMEM_current_reservation else dom.max_pages
     if cmd == M.XENMEM_maximum_gpfn:
         return dom.nr_pages - 1
