@@ -46,7 +46,10 @@ _META = ("when", "cpus", "load", "python")
 # What the tests above do not cover or found and left open (kept with the tool that
 # writes the page, so the page never claims more than the suite checks).
 KNOWN_LIMITS = [
-    "HVM guests: hypercalls are not fuzzed from inside an HVM guest (only PV guests' are).",
+    "HVM guests' hypercalls are fuzzed on a vCPU in-process (tests/test_hvm_hypercall_fuzz.py), "
+    "not yet from inside a running HVM guest as PV guests' are; an HVM guest's grant "
+    "mapping with GNTMAP_host_map is refused (GNTST_general_error), not put in its "
+    "physical map as Xen does.",
     "A vCPU that polls with a timeout (SCHEDOP_poll) makes its engine translate code "
     "again and again (why is not found yet): its code buffer fills at ~1-2 MB/s, now "
     "only up to the engine's 32 MiB buffer (it was Unicorn's 1 GiB); the soak reports it.",

@@ -39,6 +39,18 @@ FAMILIES = ("console_io", "sched_op", "xen_version", "traps", "callback", "stack
             "grant_table_op", "hvm_op")
 
 
+# What an HVM (or PVH) guest may call: Xen's HVM hypercall table (hypercall-defs.c).
+# The PV MMU, descriptor, trap-table, callback and iret calls are not in it (-ENOSYS),
+# and neither is mmuext_op here: Xen offers HVM guests only its TLB-flush sub-ops.
+HVM_HYPERCALLS = frozenset({
+    XEN.HYPERVISOR_platform_op, XEN.HYPERVISOR_memory_op, XEN.HYPERVISOR_multicall,
+    XEN.HYPERVISOR_set_timer_op, XEN.HYPERVISOR_xen_version, XEN.HYPERVISOR_console_io,
+    XEN.HYPERVISOR_grant_table_op, XEN.HYPERVISOR_vcpu_op, XEN.HYPERVISOR_xsm_op,
+    XEN.HYPERVISOR_sched_op, XEN.HYPERVISOR_event_channel_op, XEN.HYPERVISOR_physdev_op,
+    XEN.HYPERVISOR_hvm_op, XEN.HYPERVISOR_sysctl, XEN.HYPERVISOR_domctl,
+    XEN.HYPERVISOR_dm_op, XEN.HYPERVISOR_hypfs_op})
+
+
 def hypercall(nr: int) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         if nr in TABLE:
@@ -72,7 +84,7 @@ def load_extra(path: Path) -> None:
 def call(v: "VCPU", nr: int, args: tuple[int, ...]):
     """Run hypercall `nr`; bad guest pointers give -EFAULT, unknown numbers -ENOSYS."""
     handler = TABLE.get(nr)
-    if handler is None:
+    if handler is None or (v.domain.hvm is not None and nr not in HVM_HYPERCALLS):
         return -E.ENOSYS
     try:
         return handler(v, *args)

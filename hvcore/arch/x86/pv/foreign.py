@@ -68,6 +68,11 @@ def _foreign_ram(dom, granter: int, reply: dict) -> ForeignRam:
 
 def _pte_for(v, flags: int, host_addr: int) -> int:
     from hvcore.hypercalls.mm import l1e_paddr
+    if v.domain.hvm is not None:
+        # for a translated guest Xen puts the page in its physical map at host_addr;
+        # our HVM engines cannot take a page inside RAM (hvm/xen.py's add_to_physmap)
+        raise GrantError(G.GNTST_general_error,
+                         "host mappings into an HVM guest's physical map: not supported")
     if flags & G.GNTMAP_contains_pte:
         pte = host_addr if host_addr & 7 == 0 and v.domain.is_ram_pfn(host_addr >> 12) else None
     else:
