@@ -52,3 +52,33 @@ def test_hypervisor_bug_crashes_only_the_domain(guests, monkeypatch):
         assert "rip=" in report and "last hypercalls:" in report
     finally:
         dom.destroy()
+
+
+def test_hypervisor_bug_in_an_hvm_guest_crashes_only_the_domain(monkeypatch):
+    """The same safety net for an HVM guest's exits (a PVH kernel's vmcall here)."""
+    import subprocess
+
+    from conftest import ROOT
+    from hvcore import hypercalls
+    from hvcore.hvm.direct_boot import boot_pvh
+    from hvcore.hvm.domain import build_hvm_domain
+    from hvcore.hvm.run import run_hvm_domain
+    from hvcore.hvm.xen import attach_xen
+    from hvcore.public import xen as XEN
+
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests" / "pvh")], check=True)
+    hypercalls.load_families()
+
+    def broken(v, *args):
+        raise ZeroDivisionError("deliberate")
+
+    monkeypatch.setitem(hypercalls.TABLE, XEN.HYPERVISOR_console_io, broken)
+    dom = build_hvm_domain(1, "bug", 16, None, lambda data: None)
+    try:
+        attach_xen(dom, rings=True)
+        boot_pvh(dom, str(ROOT / "guests" / "pvh" / "build" / "pvh32.elf"), "")
+        assert run_hvm_domain(dom) == "crash"
+        assert "hypervisor bug: ZeroDivisionError: deliberate" in dom.crash_report
+        assert "Traceback" not in dom.crash_report
+    finally:
+        dom.destroy()

@@ -150,7 +150,12 @@ class HvmVcpu:
                         self.halted = True
                     return
                 self.traps_taken += 1
-                self._handle_exit(exit)
+                try:
+                    self._handle_exit(exit)
+                except Exception as bug:   # noqa: BLE001 - must not take the process down
+                    from hvcore.crash import describe_bug
+                    self.domain.crash_vcpu(self, "hypervisor bug: " + describe_bug(bug))
+                    return
 
     def _until(self) -> int:
         """The run's `until` address. The engine translates the byte before it when a
