@@ -1,6 +1,10 @@
 """Snapshots: `hv save` / `hv restore` against a real host and real domain processes,
 and the in-process capture/restore they are made of. A restored guest must go on to
-print exactly what a run that was never saved prints."""
+print exactly what a run that was never saved prints.
+
+The counter guests run with `hold=1`: after their last line they wait for a key on
+the console. A test may then take its time (a loaded machine starts `hv` slowly) and
+still find the domain there to save or list; it types the key when it wants the end."""
 import time
 
 import pytest
@@ -13,8 +17,8 @@ COUNT = 16
 
 def _reference(abi: str) -> list[str]:
     """The counter's whole output in a run never saved (its lines do not depend on time)."""
-    result = run_hv("run", kernel(abi, "counter"), "--cmdline", f"count={COUNT} period_ms=1",
-                    "--timeout", "60")
+    result = run_hv("run", kernel(abi, "counter"), "--cmdline",
+                    f"count={COUNT} period_ms=1 hold=1", "--timeout", "60", input="k")
     assert result.code == 0, result.stderr
     return result.stdout.splitlines()
 
@@ -24,7 +28,8 @@ def _log(tmp, domid: int) -> list[str]:
 
 
 def _counter(tmp, name: str, abi: str):
-    return _cfg(tmp, name, kernel(abi, "counter"), f'extra = "count={COUNT} period_ms=100"\n')
+    return _cfg(tmp, name, kernel(abi, "counter"),
+                f'extra = "count={COUNT} period_ms=100 hold=1"\n')
 
 
 @pytest.mark.parametrize("abi", ["pv64", "pv32"])
@@ -43,7 +48,7 @@ def test_saved_and_restored_guest_prints_what_an_unsaved_one_does(host, abi):
     restored = hv("restore", snap)
     assert restored.code == 0, restored.stderr
     assert [(d["name"], d["id"]) for d in _domains(hv)] == [("cnt", 2)]   # a new domid
-    _ready(hv, tmp, 2, "counter: PASS", limit=30)
+    _type(tmp, "cnt", "k", until=(2, "counter: PASS"))
     assert before + _log(tmp, 2) == want
     log = hv("dmesg").stdout
     assert "d1 (cnt) saved to" in log and "d2 (cnt) restored from" in log
@@ -56,13 +61,13 @@ def test_checkpoint_keeps_running_and_one_file_restores_twice(host):
     _ready(hv, tmp, 1, "counter: 3 ")
     snap = tmp / "cnt.snap"
     assert hv("save", "-c", "cnt", snap).code == 0
-    _ready(hv, tmp, 1, "counter: PASS", limit=30)      # the original ran on, undisturbed
+    _type(tmp, "cnt", "k", until=(1, "counter: PASS"))   # the original ran on, undisturbed
     assert _log(tmp, 1) == want
     _wait_gone(hv, "cnt")
     assert hv("restore", snap, "--name", "first").code == 0
     assert hv("restore", snap, "--name", "second").code == 0
-    for domid in (2, 3):
-        _ready(hv, tmp, domid, "counter: PASS", limit=30)
+    for domid, name in ((2, "first"), (3, "second")):
+        _type(tmp, name, "k", until=(domid, "counter: PASS"))
     first, second = _log(tmp, 2), _log(tmp, 3)
     assert first == second and 0 < len(first) < len(want) and want[-len(first):] == first
 
@@ -106,7 +111,7 @@ def _type(tmp, dom: str, text: str, until: tuple[int, str]) -> None:
     import subprocess
     import sys
     from conftest import ROOT
-    proc = subprocess.Popen([sys.executable, "-m", "tools.hv", "console", dom], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tools.hv", "console", str(dom)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             env={**os.environ, "HV_STATE_DIR": str(tmp / "state")})
     try:

@@ -121,15 +121,20 @@ class Host:
     def _backends(self) -> None:
         """Console daemon and xenstored work for every domain."""
         for g in list(self.guests.values()):
-            data = g.dp.serve_backends()
-            if data:
-                g.log.write(data)
-                g.log.flush()
-                for c in list(g.consoles):
-                    try:
-                        c.sendall(data)
-                    except OSError:
-                        g.consoles.remove(c)
+            self._show(g, g.dp.serve_backends())
+
+    @staticmethod
+    def _show(g: Guest, data: bytes) -> None:
+        """Console output to the domain's log and its attached consoles."""
+        if not data:
+            return
+        g.log.write(data)
+        g.log.flush()
+        for c in list(g.consoles):
+            try:
+                c.sendall(data)
+            except OSError:
+                g.consoles.remove(c)
 
     def _reap(self) -> None:
         """Notice dead domain processes, whatever killed them, and clean up after them."""
@@ -137,7 +142,8 @@ class Host:
             code = g.dp.proc.poll()
             if code is None:
                 continue
-            g.dp.pump()
+            # what it printed after our last round (its last lines, before it exited)
+            self._show(g, g.dp.serve_backends())
             reason = (g.dp.shutdown or {}).get("reason") or f"died (exit status {code})"
             self.log(f"d{domid} ({g.dp.name}) {reason}")
             action = self._action(g, reason)
