@@ -3,7 +3,10 @@
  * the XEN_ELFNOTE_PHYS32_ENTRY note in flat 32-bit protected mode, paging off, EBX =
  * the hvm_start_info. We load our own GDT (the one the loader used is not ours to
  * keep), and the 64-bit build climbs to long mode over an identity map of the first
- * GiB (2 MiB pages) before calling kmain(start_info).
+ * GiB (2 MiB pages) before calling kmain(start_info, eax).
+ * Built with -DMULTIBOOT it also carries a Multiboot (v1) header: a Multiboot loader
+ * enters at the same ELF entry in the same state, with EAX = 0x2BADB002 and EBX = the
+ * multiboot information, which kmain tells apart by EAX.
  */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -18,9 +21,14 @@
 
         .section .text.head, "ax"
         .code32
+#ifdef MULTIBOOT
+        .align 4
+        .long 0x1BADB002, 0, -0x1BADB002        /* magic, flags (load by ELF), checksum */
+#endif
         .globl pvh_start
 pvh_start:
         cli
+        mov %eax, %ebp                  /* the loader's magic, for kmain */
         lgdt gdt_desc
         mov $0x10, %ax
         mov %ax, %ds
@@ -60,12 +68,14 @@ pvh_start:
         .code64
 long_entry:
         mov %ebx, %edi
+        mov %ebp, %esi
         call kmain
 2:      hlt
         jmp 2b
 #else
         ljmp $0x08, $1f
-1:      push %ebx
+1:      push %ebp
+        push %ebx
         call kmain
 2:      hlt
         jmp 2b

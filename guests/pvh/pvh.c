@@ -36,7 +36,9 @@ void *memset(void *d, int c, size_t n);
 static char hypercall_page[PAGE] __attribute__((aligned(PAGE)));
 static char ring_page[PAGE] __attribute__((aligned(PAGE)));
 static char data_page[PAGE] __attribute__((aligned(PAGE)));
-static struct hvm_start_info *si;
+static struct hvm_start_info *si;          /* PVH */
+static const uint32_t *mbi;                 /* Multiboot: its information */
+#define MULTIBOOT_LOADER_MAGIC 0x2BADB002u
 static shared_info_t *shared;
 static grant_entry_v1_t *grants;
 static volatile unsigned int upcalls, last_port;
@@ -217,6 +219,8 @@ static void setup_idt(void)
 
 static unsigned long first_hole(void)
 {
+    if (mbi)                        /* mem_upper: KiB above 1 MiB up to the first hole */
+        return 0x100000UL + (unsigned long)mbi[2] * 1024;
     struct hvm_memmap_table_entry *m = (void *)(unsigned long)si->memmap_paddr;
     unsigned long end = 0;
     for (unsigned int i = 0; i < si->memmap_entries; i++)
@@ -399,16 +403,30 @@ static void blkfront(void)
     puts_e9("\n");
 }
 
-void kmain(unsigned long start_info)
+static void boot_information(unsigned long info, unsigned long magic)
 {
-    si = (void *)start_info;
     puts_e9("hello over port 0xE9 from a ");
     puts_e9(sizeof(long) == 8 ? "64" : "32");
+    if ((uint32_t)magic == MULTIBOOT_LOADER_MAGIC) {
+        mbi = (const uint32_t *)info;
+        puts_e9("-bit Multiboot kernel\n");
+        puts_e9("multiboot information: RAM ends at "); putx(first_hole());
+        puts_e9(", cmdline: ");
+        puts_e9(mbi[0] & 4 ? (char *)(unsigned long)mbi[4] : "");
+        puts_e9("\n");
+        return;
+    }
+    si = (void *)info;
     puts_e9("-bit PVH kernel\n");
     CHECK(si->magic == XEN_HVM_START_MAGIC_VALUE, "start info magic", si->magic);
     puts_e9("start info: version "); putd(si->version); puts_e9(", memmap entries ");
     putd(si->memmap_entries); puts_e9(", RAM ends at "); putx(first_hole());
     puts_e9(", cmdline: "); puts_e9((char *)(unsigned long)si->cmdline_paddr); puts_e9("\n");
+}
+
+void kmain(unsigned long info, unsigned long magic)
+{
+    boot_information(info, magic);
     setup_hypercalls();
     static const char io[] = "hello via console_io\n";
     hcall(__HYPERVISOR_console_io, CONSOLEIO_write, sizeof(io) - 1, (unsigned long)io);
