@@ -12,7 +12,6 @@ guests: setup
 	@$(MAKE) -s -C firmware
 	@$(MAKE) -s -C guests/hvm
 	@$(MAKE) -s -C guests/pvh
-	@$(MAKE) -s -C guests/pvh
 
 demo: guests
 	@$(PY) -m tools.demo
@@ -28,5 +27,4 @@ clean:
 	@$(MAKE) -s -C guests clean
 	@$(MAKE) -s -C firmware clean
 	@$(MAKE) -s -C guests/hvm clean
-	@$(MAKE) -s -C guests/pvh clean
 	@$(MAKE) -s -C guests/pvh clean
