@@ -33,6 +33,7 @@ MODULES = {
 NOT_IN_PUBLIC_HEADERS = {
     "arch_x86": {"HYPERCALL_PAGE_ENTRY_SIZE", "HYPERCALL_VECTOR"},
     "memory": {"E820_RAM", "E820_RESERVED", "E820_ACPI", "E820_NVS", "E820_UNUSABLE"},
+    "hvm": {"HVM_PARAM_CALLBACK_TYPE_SHIFT"},     # params.h says "val[63:56]" in a comment
 }
 PRIVATE_STRUCTS = """
 /* Xen's asm/e820.h: the records XENMEM_memory_map copies out. */
@@ -45,7 +46,8 @@ struct iret_context { uint32_t eax, eip, cs, eflags, esp, ss; };
 
 HEADERS = ["xen.h", "sched.h", "version.h", "vcpu.h", "callback.h", "memory.h", "physdev.h",
            "event_channel.h", "grant_table.h", "io/console.h", "io/xs_wire.h", "io/ring.h",
-           "io/blkif.h", "io/netif.h", "io/xenbus.h"]
+           "io/blkif.h", "io/netif.h", "io/xenbus.h", "hvm/hvm_op.h", "hvm/params.h",
+           "arch-x86/hvm/start_info.h"]
 
 ABI_OF_FLAG = {"-m64": X86_64, "-m32": X86_32}
 

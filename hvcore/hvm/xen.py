@@ -201,7 +201,7 @@ class XenInterface:
         if space == H.XENMAPSPACE_shared_info and idx == 0:
             host = self.dom.hv_region.host_addr + self.dom.shared_info_paddr - self.dom.hv_region.paddr
         elif space == H.XENMAPSPACE_grant_table and idx < self.dom.grants.nr_frames \
-                and not idx & H.XENMAPSTIDX_grant_table_status:
+                and not idx & H.XENMAPIDX_grant_table_status:
             host = self.dom.grants.region.host_addr + idx * PAGE_SIZE
         else:
             return -E.EINVAL

@@ -30,7 +30,7 @@ HVM_PARAM_CALLBACK_TYPE_SHIFT = 56        # the via type lives in bits 63:56
 XENMAPSPACE_shared_info = 0
 XENMAPSPACE_grant_table = 1
 XENMAPSPACE_gmfn = 2
-XENMAPSTIDX_grant_table_status = 0x80000000
+XENMAPIDX_grant_table_status = 0x80000000
 
 # arch-x86/hvm/start_info.h
 XEN_HVM_START_MAGIC_VALUE = 0x336EC578
