@@ -8,7 +8,7 @@
  * Services: INT 10h teletype (AH=0Eh, AH=13h) to the debug console port E9h;
  * INT 13h CHS and LBA extensions on disks 80h and 81h, the primary IDE channel's
  * master and slave (ATA PIO, polled with nIEN set; IDENTIFY at POST for their sizes);
- * INT 15h E820, E801, 88h and A20; INT 16h from COM1; INT 1Ah ticks;
+ * INT 15h E820, E801, 88h and A20 (port 92h and the 8042); INT 16h from COM1; INT 1Ah ticks;
  * INT 11h, 12h. Everything else returns with CF set (or just returns).
  *
  * Multiprocessor and APIC set-up: the BSP's local APIC in virtual wire mode (enabled,
@@ -870,16 +870,79 @@ ext_memory:
         mov     $0xFFFF, %ax
 1:      RETURN_OK
 
-/* A20 is always on here: 2400h/2401h succeed, 2402h says on, 2403h says both ways */
+/* A20: 2400h off (port 92h bit 1 and the 8042's output port, which the chipset ORs),
+ * 2401h on (port 92h), 2402h AL = the gate as memory shows it (0000:0500 against
+ * FFFF:0510), 2403h BX = 3 (both ways supported) */
 a20:
+        cmp     $0x00, %al
+        je      a20_off
+        cmp     $0x01, %al
+        je      a20_on
         cmp     $0x02, %al
+        je      a20_status
+        cmp     $0x03, %al
         jne     1f
-        mov     $1, %al
-1:      cmp     $0x03, %al
-        jne     2f
         mov     $3, %bx
-2:      xor     %ah, %ah
+        xor     %ah, %ah
         RETURN_OK
+1:      mov     $0x86, %ah
+        RETURN_ERROR
+
+a20_off:
+        in      $0x92, %al
+        and     $0xFC, %al                  /* bit 0 is the fast reset: never set it */
+        out     %al, $0x92
+        call    kbc_wait
+        mov     $0xD1, %al                  /* write the output port: */
+        out     %al, $0x64
+        call    kbc_wait
+        mov     $0xDD, %al                  /* A20GATE low, reset line high */
+        out     %al, $0x60
+        call    kbc_wait
+        xor     %ah, %ah
+        RETURN_OK
+
+a20_on:
+        in      $0x92, %al
+        and     $0xFE, %al
+        or      $0x02, %al
+        out     %al, $0x92
+        xor     %ah, %ah
+        RETURN_OK
+
+/* the same word at 0000:0500 and FFFF:0510 even once 0000:0500 is changed: wrapped */
+a20_status:
+        push    %ds
+        push    %es
+        push    %si
+        push    %bx
+        xor     %ax, %ax
+        mov     %ax, %ds
+        dec     %ax
+        mov     %ax, %es
+        mov     $0x500, %si
+        mov     (%si), %bx
+        notw    (%si)
+        mov     %es:0x10(%si), %ax
+        mov     %bx, (%si)
+        not     %bx
+        cmp     %ax, %bx
+        setne   %al                         /* differs: A20 on */
+        xor     %ah, %ah
+        pop     %bx
+        pop     %si
+        pop     %es
+        pop     %ds
+        RETURN_OK
+
+/* until the 8042 has taken the last byte (status bit 1 clear) */
+kbc_wait:
+        push    %ax
+1:      in      $0x64, %al
+        test    $0x02, %al
+        jnz     1b
+        pop     %ax
+        ret
 
 /* INT 16h from COM1: AH=00h/10h wait for a key (halting between timer ticks),
  * AH=01h/11h: ZF=0 if a key is waiting (left for the next AH=00h). */

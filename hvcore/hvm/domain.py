@@ -30,7 +30,9 @@ from hvcore.hvm.devices.ioapic import IoApic
 from hvcore.hvm.devices.lapic import TCCR, LocalApic
 from hvcore.hvm.devices.pic import Pic8259Pair
 from hvcore.hvm.devices.pit import Pit8254
+from hvcore.hvm.devices.port92 import SystemControlA
 from hvcore.hvm.devices.uart import Uart16550
+from hvcore.hvm.physmap import GuestPhysMap
 from hvcore.hvm.platform import ConsoleSink, IoBus, IrqLines
 from hvcore.memory import MemoryRegion, PhysicalMemory
 
@@ -62,6 +64,7 @@ class HvmDomain:
     vcpus: list[HvmVcpu] = field(default_factory=list)
     uart: Uart16550 | None = None
     kbc: Kbc8042 | None = None
+    port92: SystemControlA | None = None
     cga: CgaText | None = None
     pending_input: bytearray = field(default_factory=bytearray)
     shutdown_reason: str | None = None
@@ -76,6 +79,7 @@ class HvmDomain:
     apic_bus: ApicBus | None = None
     ioapic: IoApic | None = None
     xen: object = None              # its Xen side (hvcore/hvm/xen.py): hypercalls, rings
+    physmap: GuestPhysMap | None = None  # what the engines map: RAM, A20, pages over it
 
     @property
     def nr_pages(self) -> int:
@@ -147,6 +151,11 @@ class HvmDomain:
             kbc.type(bytes(self.pending_input))
             self.pending_input.clear()
 
+    def a20_changed(self) -> None:
+        """A20M#: off only while both the 8042's A20GATE and port 92h's bit 1 are 0 (the
+        chipset ORs them)."""
+        self.physmap.set_a20(self.kbc.a20 or self.port92.a20)
+
     def reset_system(self) -> None:
         """The keyboard controller's reset line: the PC restarts (on_reboot is the
         toolstack's business: we stop as a reboot)."""
@@ -174,7 +183,8 @@ def build_hvm_domain(domid: int, name: str, memory_mib: int, disk: str | None,
     image = _read_firmware(firmware)
     mem = PhysicalMemory()
     ram = mem.add(MemoryRegion(f"hv-d{domid}-ram", 0, memory_mib * MIB))
-    dom = HvmDomain(domid, name, ram, mem, console_write, on_crash=on_crash)
+    dom = HvmDomain(domid, name, ram, mem, console_write, on_crash=on_crash,
+                    physmap=GuestPhysMap(ram))
     mem.write(FIRMWARE_BASE + FIRMWARE_SIZE - len(image), image)
     _attach_devices(dom, memory_mib * MIB, vcpus)
     for index, (path, readonly) in enumerate(((disk, disk_readonly), (slave, slave_readonly))):
@@ -193,8 +203,9 @@ def build_hvm_domain(domid: int, name: str, memory_mib: int, disk: str | None,
 def _add_vcpu(dom: HvmDomain, index: int) -> HvmVcpu:
     """A vCPU with its own engine: RAM, its local APIC's page, the IOAPIC's page."""
     engine = eng.Engine()
-    engine.map_host_memory(0, dom.ram.size, dom.ram.host_addr)
+    dom.physmap.attach(engine)
     vcpu = HvmVcpu(dom, index, engine)
+    dom.physmap.on_a20.append(vcpu.mem.set_a20_mask)
     lapic = LocalApic(apic_id=index, bus=dom.apic_bus)
     dom.apic_bus.add(lapic)
     dom.io.attach(lapic)                          # its timer's deadline and tick
@@ -233,7 +244,10 @@ def _attach_devices(dom: HvmDomain, memory_bytes: int, vcpus: int) -> None:
     cmos.ram[CMOS_VCPUS] = vcpus - 1
     dom.uart = dom.io.attach(Uart16550(console=dom.console, set_irq=dom.irqs.set))
     dom.ide = dom.io.attach(IdeChannel(set_irq=dom.irqs.set))
-    dom.kbc = dom.io.attach(Kbc8042(set_irq=dom.irqs.set, reset_system=dom.reset_system))
+    dom.kbc = dom.io.attach(Kbc8042(set_irq=dom.irqs.set, reset_system=dom.reset_system,
+                                    a20_changed=dom.a20_changed))
+    dom.port92 = dom.io.attach(SystemControlA(reset_system=dom.reset_system,
+                                              a20_changed=dom.a20_changed))
     dom.cga = dom.io.attach(CgaText(lambda: dom.mem.read(TEXT_BASE, ROWS * COLUMNS * 2),
                                     dom.console))
     dom.io.attach(DebugConsole(dom.console))

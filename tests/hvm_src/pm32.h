@@ -1,15 +1,29 @@
-/* What the 32-bit test boot sectors share: from the BIOS's real mode to flat 32-bit
- * protected mode (ENTER_PM32 label: continue at `label` in .code32), and the flat GDT
+/* What the test boot sectors share: REAL_MODE_START for a real-mode one; from the
+ * BIOS's real mode to flat 32-bit protected mode (ENTER_PM32 label: continue at `label`
+ * in .code32), and the flat GDT
  * with the GDTR and an IDTR for a 256-entry IDT at `idt` (FLAT_GDT), and
  * the flat data segments with the stack below 0x7000 (FLAT_DATA); PM32_START for
  * all of that at a sector's start, RING3_GDT for one with user segments and a TSS,
  * INT_GATE for an interrupt gate, END_BOOT_SECTOR for the signature. */
-        .macro  ENTER_PM32 label, cs=0x08
+        /* real mode, interrupts off, DS = SS = 0, the stack below the boot sector */
+        .macro  REAL_MODE_SEGMENTS
         cli
         xor     %ax, %ax
         mov     %ax, %ds
         mov     %ax, %ss
         mov     $0x7C00, %sp
+        .endm
+
+        /* a boot sector's start in real mode: _start, then REAL_MODE_SEGMENTS */
+        .macro  REAL_MODE_START
+        .code16
+        .globl  _start
+_start:
+        REAL_MODE_SEGMENTS
+        .endm
+
+        .macro  ENTER_PM32 label, cs=0x08
+        REAL_MODE_SEGMENTS
         lgdtl   gdtr
         mov     %cr0, %eax
         or      $1, %eax

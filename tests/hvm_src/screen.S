@@ -4,14 +4,8 @@
  * and the keyboard's scan codes (polling status bit 0), printing each make code in hex
  * until `q` (10h), then the CRTC cursor location read back; exit code 0x2A.
  */
-        .code16
-        .globl _start
-_start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x7C00, %sp
+#include "pm32.h"
+        REAL_MODE_START
         mov     $0xB800, %ax
         mov     %ax, %es
         xor     %di, %di

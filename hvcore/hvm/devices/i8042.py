@@ -14,8 +14,9 @@ enable/disable; others FAh.
 
 Console input arrives as bytes and is typed as scan code set 1 make and break codes
 (what the controller delivers with translation on), shift pressed around shifted
-characters. A20: the output port keeps what the guest sets; the engine's addresses
-never wrap at 1 MiB (A20 is on from power-on, as our BIOS reports through INT 15h).
+characters. A20: the output port's bit 1 is the A20GATE line (on from power-on); the
+chipset ORs it with port 92h's (devices/port92.py) into the CPU's A20M#, and the domain
+remaps the CPU's view when that changes (hvcore/hvm/physmap.py).
 """
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ def scan_codes(data: bytes) -> list[int]:
 class Kbc8042(Device):
     set_irq: Callable[[int, bool], None]
     reset_system: Callable[[], None] = lambda: None
+    a20_changed: Callable[[], None] = lambda: None
     name: str = "8042"
     command_byte: int = CB_SYS | CB_TRANSLATE
     output_port: int = OUT_RESET | OUT_A20
@@ -134,7 +136,7 @@ class Kbc8042(Device):
             self.command_byte &= ~CB_KBD_OFF
             self._fill()
         elif command in (0xDD, 0xDF):
-            self.output_port = (self.output_port & ~OUT_A20) | (OUT_A20 if command == 0xDF else 0)
+            self._set_output_port((self.output_port & ~OUT_A20) | (OUT_A20 if command == 0xDF else 0))
         elif command >= 0xF0 and not command & OUT_RESET:
             self.reset_system()                # pulse output line 0: the CPU's reset
 
@@ -143,11 +145,17 @@ class Kbc8042(Device):
             self.command_byte = value
             self._fill()
         elif command == 0xD1:
-            self.output_port = value | OUT_RESET
+            self._set_output_port(value | OUT_RESET)
             if not value & OUT_RESET:
                 self.reset_system()
         elif command == 0xD2:
             self._reply(value)
+
+    def _set_output_port(self, value: int) -> None:
+        was = self.a20
+        self.output_port = value
+        if self.a20 != was:
+            self.a20_changed()
 
     # ---- the keyboard ------------------------------------------------------------------
     def _keyboard(self, value: int) -> None:

@@ -28,20 +28,27 @@ class LinearMemory:
     def __init__(self, mem: PhysicalMemory, engine) -> None:
         self.mem = mem
         self.engine = engine
+        self.a20_mask = ~0             # ~(1 << 20) while A20 is off (hvcore/hvm/physmap.py)
+
+    def set_a20_mask(self, mask: int) -> None:
+        self.a20_mask = mask
 
     def translate(self, linear: int, write: bool = False, user: bool = False) -> int:
+        """The physical address the CPU reaches at `linear`. The A20 mask applies to
+        every address the CPU puts out: the result and the page-table entries it reads
+        on the way (in long mode too, as the engine's own accesses see it)."""
         e = self.engine
         cr0 = e.reg(X.UC_X86_REG_CR0)
         if not cr0 & CR0_PG:
-            return linear & 0xFFFFFFFF
+            return linear & 0xFFFFFFFF & self.a20_mask
         cr3, cr4 = e.reg(X.UC_X86_REG_CR3), e.reg(X.UC_X86_REG_CR4)
         access = paging.ACCESS_WRITE if write else paging.ACCESS_READ
         if e.uc.msr_read(0xC0000080) & EFER_LMA:
-            return paging.walk(self.mem, cr3, linear, access, user).paddr
+            return paging.walk(self.mem, cr3, linear, access, user).paddr & self.a20_mask
         linear &= 0xFFFFFFFF
         if cr4 & CR4_PAE:
-            return self._walk_pae(cr3, linear, write, user)
-        return self._walk_32(cr3, linear, write, user, bool(cr4 & CR4_PSE))
+            return self._walk_pae(cr3, linear, write, user) & self.a20_mask
+        return self._walk_32(cr3, linear, write, user, bool(cr4 & CR4_PSE)) & self.a20_mask
 
     def _walk_32(self, cr3: int, va: int, write: bool, user: bool, pse: bool) -> int:
         pde = self._entry(cr3 & 0xFFFFF000, va >> 22, 4, va, write, user)
@@ -64,7 +71,7 @@ class LinearMemory:
 
     def _entry(self, table: int, index: int, size: int, va: int, write: bool, user: bool) -> int:
         try:
-            raw = self.mem.read(table + index * size, size)
+            raw = self.mem.read((table + index * size) & self.a20_mask, size)
         except BadAddress:
             raise PageFault(va, _code(False, write, user))
         entry = int.from_bytes(raw, "little")
