@@ -8,7 +8,9 @@
  * Services: INT 10h teletype (AH=0Eh, AH=13h) to the debug console port E9h;
  * INT 13h CHS and LBA extensions on disks 80h and 81h, the primary IDE channel's
  * master and slave (ATA PIO, polled with nIEN set; IDENTIFY at POST for their sizes);
- * INT 15h E820, E801, 88h and A20 (port 92h and the 8042); INT 16h from COM1; INT 1Ah ticks;
+ * INT 15h E820, E801, 88h and A20 (port 92h and the 8042); INT 16h from the keyboard
+ * (the 8042's IRQ 1 handler, INT 09h, turns scan codes into keys in the BDA's buffer);
+ * INT 1Ah ticks;
  * INT 11h, 12h. Everything else returns with CF set (or just returns).
  *
  * Multiprocessor and APIC set-up: the BSP's local APIC in virtual wire mode (enabled,
@@ -28,6 +30,14 @@
         .set BDA_TICKS,       0x46C
         .set BDA_MIDNIGHT,    0x470
         .set BDA_DISKS,       0x475
+        .set BDA_SEG,         0x40          /* the keyboard's fields, from segment 40h: */
+        .set KB_FLAGS,        0x17          /* shift flags: 0 right shift, 1 left, 2 ctrl, 3 alt */
+        .set KB_HEAD,         0x1A          /* next key to take (offset in segment 40h) */
+        .set KB_TAIL,         0x1C          /* where the next key goes */
+        .set KB_BUFFER,       0x1E          /* 16 words */
+        .set KB_BUFFER_END,   0x3E
+        .set KB_START,        0x80          /* the buffer's bounds, as a BIOS keeps them */
+        .set KB_END,          0x82
         .set EBDA_SEG,        0x9FC0
         .set EBDA_RAM_TOP,    0x10          /* dword: end of RAM above 1 MiB */
         .set IDE_DATA,        0x1F0
@@ -94,6 +104,7 @@ post:
         pop     %ds
 
         call    pic_init
+        call    keyboard_init               /* IRQ 1 on once the 8259A takes it */
         call    lapic_virtual_wire
         call    build_tables
         mov     $0x36, %al                  /* channel 0, lo/hi, mode 3 */
@@ -155,7 +166,7 @@ pic_init:
         mov     $0x01, %al                  /* ICW4: 8086 mode */
         out     %al, $0x21
         out     %al, $0xA1
-        mov     $0xFA, %al                  /* timer and cascade unmasked */
+        mov     $0xF8, %al                  /* timer, keyboard and cascade unmasked */
         out     %al, $0x21
         mov     $0xFF, %al
         out     %al, $0xA1
@@ -944,38 +955,210 @@ kbc_wait:
         pop     %ax
         ret
 
-/* INT 16h from COM1: AH=00h/10h wait for a key (halting between timer ticks),
- * AH=01h/11h: ZF=0 if a key is waiting (left for the next AH=00h). */
-int16_keyboard:
-        push    %dx
-        test    $0x01, %ah
+/* The keyboard at POST: an empty buffer in the BDA, no shift key down, and the 8042's
+ * command byte with IRQ 1 on (translation to set 1 and the system flag kept). */
+keyboard_init:
+        push    %ds
+        push    %ax
+        mov     $BDA_SEG, %ax
+        mov     %ax, %ds
+        movw    $KB_BUFFER, KB_HEAD
+        movw    $KB_BUFFER, KB_TAIL
+        movw    $KB_BUFFER, KB_START
+        movw    $KB_BUFFER_END, KB_END
+        movw    $0, KB_FLAGS
+        call    kbc_wait
+        mov     $0x60, %al                  /* write the command byte: */
+        out     %al, $0x64
+        call    kbc_wait
+        mov     $0x45, %al                  /* translate, system flag, IRQ 1 */
+        out     %al, $0x60
+        pop     %ax
+        pop     %ds
+        ret
+
+/* INT 09h, IRQ 1: a scan code (set 1) from the 8042. Shift, ctrl and alt are tracked in
+ * the flags; other make codes go to the buffer as AH = scan code, AL = ASCII (0 for
+ * keys without one, ctrl with a letter 01h-1Ah); break codes and E0h prefixes are
+ * otherwise dropped; a full buffer drops the key. */
+irq1_keyboard:
+        push    %ax
+        push    %bx
+        push    %ds
+        mov     $BDA_SEG, %ax
+        mov     %ax, %ds
+        in      $0x64, %al
+        test    $0x01, %al
+        jz      9f                          /* nothing there after all */
+        in      $0x60, %al
+        call    shift_key
+        jnc     9f
+        test    $0x80, %al
+        jnz     9f                          /* a break code, or E0h */
+        cmp     $KEY_CODES, %al
+        jae     9f
+        xor     %bx, %bx
+        mov     %al, %bl
+        mov     %al, %ah
+        mov     %cs:plain_keys(%bx), %al
+        testb   $0x03, KB_FLAGS
+        jz      1f
+        mov     %cs:shifted_keys(%bx), %al
+1:      testb   $0x04, KB_FLAGS             /* ctrl: letters give 01h-1Ah */
+        jz      2f
+        or      $0x20, %al
+        cmp     $'a', %al
+        jb      2f
+        cmp     $'z', %al
+        ja      2f
+        sub     $0x60, %al
+2:      call    key_put
+9:      mov     $0x20, %al
+        out     %al, $0x20
+        pop     %ds
+        pop     %bx
+        pop     %ax
+        iret
+
+/* AL = scan code: a shift, ctrl or alt key's make or break updates the flags (CF=0);
+ * CF=1 for any other code. DS = 40h. */
+shift_key:
+        push    %bx
+        mov     %al, %bl
+        and     $0x7F, %bl
+        mov     $0x02, %bh                  /* left shift */
+        cmp     $0x2A, %bl
+        je      1f
+        mov     $0x01, %bh                  /* right shift */
+        cmp     $0x36, %bl
+        je      1f
+        mov     $0x04, %bh
+        cmp     $0x1D, %bl
+        je      1f
+        mov     $0x08, %bh
+        cmp     $0x38, %bl
+        je      1f
+        pop     %bx
+        stc
+        ret
+1:      test    $0x80, %al
         jnz     2f
-1:      mov     $COM1 + 5, %dx
-        in      %dx, %al
-        test    $1, %al
-        jnz     3f
-        sti
+        or      %bh, KB_FLAGS
+        jmp     3f
+2:      not     %bh
+        and     %bh, KB_FLAGS
+3:      pop     %bx
+        clc
+        ret
+
+/* AX = a key into the buffer (AL = 1 if stored, 0 if it was full). DS = 40h. */
+key_put:
+        push    %bx
+        push    %si
+        mov     KB_TAIL, %bx
+        lea     2(%bx), %si
+        cmp     KB_END, %si
+        jb      1f
+        mov     KB_START, %si
+1:      cmp     KB_HEAD, %si
+        je      2f                          /* full */
+        mov     %ax, (%bx)
+        mov     %si, KB_TAIL
+        mov     $1, %al
+        jmp     3f
+2:      xor     %al, %al
+3:      pop     %si
+        pop     %bx
+        ret
+
+/* INT 16h: AH=00h/10h wait for a key and take it (halting until an interrupt while
+ * the buffer is empty), AH=01h/11h: ZF=0 and AX = the next key if there is one (left
+ * in the buffer), ZF=1 if none; AH=02h/12h: AL = the shift flags; AH=05h: CX into the
+ * buffer (AL = 0, or 1 if it was full). */
+int16_keyboard:
+        FRAME_IN
+        push    %bx
+        push    %ds
+        mov     $BDA_SEG, %bx
+        mov     %bx, %ds
+        mov     %ah, %bl
+        and     $0xEF, %bl                  /* 10h-12h as 00h-02h */
+        cmp     $0x00, %bl
+        je      key_wait
+        cmp     $0x01, %bl
+        je      key_peek
+        cmp     $0x02, %bl
+        je      key_flags
+        cmp     $0x05, %ah
+        je      key_store
+        jmp     key_done
+
+key_wait:
+        cli
+        mov     KB_HEAD, %bx
+        cmp     KB_TAIL, %bx
+        jne     1f
+        sti                                 /* hlt right after sti: no interrupt lost */
         hlt
-        jmp     1b
-3:      mov     $COM1, %dx
-        in      %dx, %al
+        jmp     key_wait
+1:      mov     (%bx), %ax
+        add     $2, %bx
+        cmp     KB_END, %bx
+        jb      2f
+        mov     KB_START, %bx
+2:      mov     %bx, KB_HEAD
+        jmp     key_done
+
+key_peek:
+        cli
+        mov     KB_HEAD, %bx
+        cmp     KB_TAIL, %bx
+        je      1f
+        mov     (%bx), %ax
+        andw    $0xFFBF, 6(%bp)             /* ZF=0: a key */
+        jmp     key_done
+1:      orw     $0x40, 6(%bp)               /* ZF=1: none */
+        jmp     key_done
+
+key_flags:
+        mov     KB_FLAGS, %al
+        jmp     key_done
+
+key_store:
+        cli
+        mov     %cx, %ax
+        call    key_put
+        xor     $1, %al                     /* 0: stored, 1: full */
         xor     %ah, %ah
-        pop     %dx
-        iret
-2:      FRAME_IN
-        mov     $COM1 + 5, %dx
-        in      %dx, %al
-        test    $1, %al
-        jz      4f
-        xor     %ax, %ax
-        andw    $0xFFBF, 6(%bp)
+
+key_done:
+        pop     %ds
+        pop     %bx
         pop     %bp
-        pop     %dx
         iret
-4:      orw     $0x40, 6(%bp)
-        pop     %bp
-        pop     %dx
-        iret
+
+/* Set 1 scan codes 00h-39h: ASCII, plain and with shift (0: none) */
+        .set    KEY_CODES, 0x3A
+plain_keys:
+        .byte   0, 0x1B
+        .ascii  "1234567890-="
+        .byte   0x08, 0x09
+        .ascii  "qwertyuiop[]"
+        .byte   0x0D, 0
+        .ascii  "asdfghjkl;'`"
+        .byte   0
+        .ascii  "\\zxcvbnm,./"
+        .byte   0, '*', 0, ' '
+shifted_keys:
+        .byte   0, 0x1B
+        .ascii  "!@#$%^&*()_+"
+        .byte   0x08, 0
+        .ascii  "QWERTYUIOP{}"
+        .byte   0x0D, 0
+        .ascii  "ASDFGHJKL:\"~"
+        .byte   0
+        .ascii  "|ZXCVBNM<>?"
+        .byte   0, '*', 0, ' '
 
 /* INT 1Ah AH=00h: CX:DX = ticks since midnight, AL = midnight flag */
 int1a_time:
@@ -1027,7 +1210,7 @@ int19_boot:
         .p2align 2
 vector_table:
         .word 0x08, irq0_timer
-        .word 0x09, irq_master
+        .word 0x09, irq1_keyboard
         .word 0x0A, irq_master
         .word 0x0B, irq_master
         .word 0x0C, irq_master

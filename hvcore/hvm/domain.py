@@ -140,8 +140,9 @@ class HvmDomain:
 
     def route_input(self) -> None:
         """Held input to the UART or the keyboard: the UART if the guest takes serial
-        input by interrupt, else the keyboard if it takes keys by IRQ 1, else whichever
-        it has polled (the UART first: our BIOS's INT 16h polls COM1)."""
+        input by interrupt, else the keyboard if it takes keys by IRQ 1 (our BIOS turns
+        that on at POST: its INT 16h reads the keys its IRQ 1 handler buffers), else
+        whichever it has polled (the UART first)."""
         if not self.pending_input or self.uart is None or self.kbc is None:
             return
         uart, kbc = self.uart, self.kbc

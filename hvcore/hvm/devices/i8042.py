@@ -143,6 +143,7 @@ class Kbc8042(Device):
     def _controller_data(self, command: int, value: int) -> None:
         if command == 0x60:
             self.command_byte = value
+            self.set_irq(IRQ, bool(self.output) and bool(value & CB_IRQ1))  # IRQ 1 = OBF & bit 0
             self._fill()
         elif command == 0xD1:
             self._set_output_port(value | OUT_RESET)

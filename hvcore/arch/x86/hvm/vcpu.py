@@ -242,7 +242,15 @@ class HvmVcpu:
             self._msr(write=error_code == 1)
             return
         if is_int:
-            self.deliver(Event(vector, software=True, insn_length=self._int_length(vector)))
+            length = self._int_length(vector)
+            if self.interrupts_enabled and self._intr_pending():
+                # INTR was up at the boundary before the `int` (IF=1 there): the CPU takes
+                # it first, and the `int` runs when the handler returns. Checking only
+                # after the `int` (IF=0 in its handler) would starve a guest that polls
+                # through a service in a loop, as INT 16h AH=01h callers do.
+                self.engine.set_reg(X.UC_X86_REG_RIP, self.rip - length)
+                return
+            self.deliver(Event(vector, software=True, insn_length=length))
             return
         code = error_code if vector in delivery.ERROR_CODE_VECTORS else None
         if vector == delivery.PF:
