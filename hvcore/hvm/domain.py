@@ -80,6 +80,7 @@ class HvmDomain:
     ioapic: IoApic | None = None
     xen: object = None              # its Xen side (hvcore/hvm/xen.py): hypercalls, rings
     physmap: GuestPhysMap | None = None  # what the engines map: RAM, A20, pages over it
+    build_options: list[str] = field(default_factory=list)   # its process's (for snapshots)
 
     @property
     def nr_pages(self) -> int:

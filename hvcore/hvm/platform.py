@@ -36,6 +36,15 @@ class Device:
     def reset(self) -> None:
         return None
 
+    # ---- snapshots (hvcore/snapshot/hvm.py) ------------------------------------------
+    def save(self) -> dict:
+        """The device's state as plain JSON values; a device without state saves {}."""
+        return {}
+
+    def load(self, state: dict) -> None:
+        """Become what `save` returned (times in it are relative to the save)."""
+        return None
+
 
 class IoBus:
     """Ports -> devices. Unclaimed ports read as all ones and ignore writes (an ISA

@@ -37,6 +37,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the kernel is a plain ELF: start at its entry, no Multiboot")
     parser.add_argument("--pvh", action="store_true",
                         help="the kernel is a PVH ELF (XEN_ELFNOTE_PHYS32_ENTRY)")
+    parser.add_argument("--restore", default=None,
+                        help="run on from this snapshot (hv restore) instead of booting")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from hvcore.hvm.xen import attach_xen
     from hvcore.hypercalls import load_families
     from hvcore.inbox import Inbox
+    from hvcore.snapshot import SnapshotError, SnapshotFormatError
 
     load_families()
 
@@ -63,19 +66,25 @@ def main(argv: list[str] | None = None) -> int:
                                vcpus=args.vcpus, slave=args.slave_disk,
                                slave_readonly=args.slave_readonly)
         xen = attach_xen(dom, rings=bool(args.kernel))
-        if args.kernel:                    # (spawn_domain passes an empty one for disks)
+        dom.build_options = build_options(args)
+        if args.restore is not None:
+            _restore(dom, args.restore)
+        elif args.kernel:                  # (spawn_domain passes an empty one for disks)
             from hvcore.hvm.direct_boot import boot_multiboot, boot_pvh
             if args.pvh:
                 boot_pvh(dom, args.kernel, args.cmdline, args.ramdisk)
             else:
                 boot_multiboot(dom, args.kernel, args.cmdline, args.ramdisk, args.entry32)
-    except HvmBuildError as err:
+    except (HvmBuildError, SnapshotError, SnapshotFormatError) as err:
         send(sock, {"event": "error", "message": str(err)})
         return 2
     dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")
     for v in dom.vcpus:                    # a send from dom0 or a peer stops the guest at once
         v.engine.watch_doorbell(dom.inbox.doorbell_address)
     _hand_over(sock, dom, xen, args)
+    if args.restore is not None and xen.rings:
+        from hvcore.snapshot.process import reconnect
+        reconnect(xen.dom)                 # its console and xenstore rings, as for PV
     reason = run_hvm_domain(dom)
     message = {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                "hypercalls": sum(v.hypercalls_made for v in xen.views),
@@ -86,6 +95,35 @@ def main(argv: list[str] | None = None) -> int:
     if dom.exit_code is not None:
         return dom.exit_code & 0xFF
     return EXIT_CODES.get(reason, 1)
+
+
+def build_options(args: argparse.Namespace) -> list[str]:
+    """The options that build this domain again: a snapshot keeps them, and `hv
+    restore` starts the new process with them (memory and vCPUs come from META)."""
+    options = ["--on-crash", args.on_crash]
+    for flag, value in (("--firmware", args.firmware), ("--kernel", args.kernel),
+                        ("--ramdisk", args.ramdisk), ("--disk", args.disk),
+                        ("--slave-disk", args.slave_disk)):
+        if value:
+            options += [flag, str(value)]
+    if args.kernel:
+        options += ["--cmdline", args.cmdline]
+    for flag, on in (("--disk-readonly", args.disk_readonly),
+                     ("--slave-readonly", args.slave_readonly),
+                     ("--entry32", args.entry32), ("--pvh", args.pvh)):
+        if on:
+            options.append(flag)
+    return options
+
+
+def _restore(dom, path: str) -> None:
+    """The snapshot in `path` into the domain just built (SnapshotError: one line)."""
+    from hvcore.snapshot import SnapshotError, read_file
+    from hvcore.snapshot.hvm import restore_hvm_into
+    snap = read_file(path)
+    if snap.kind != "hvm":
+        raise SnapshotError(f"{path}: a {snap.kind} snapshot is not an HVM domain")
+    restore_hvm_into(dom, snap)
 
 
 def _hand_over(sock: socket.socket, dom, xen, args: argparse.Namespace) -> None:

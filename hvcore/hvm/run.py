@@ -9,6 +9,7 @@ import select
 import time
 from typing import TYPE_CHECKING
 
+from hvcore.inbox import SAVE
 from hvcore.scheduler import SLICE_US
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ def apply_requests(dom: "HvmDomain") -> None:
     for req in dom.inbox.drain():
         if req.kind == CONSOLE_INPUT:
             dom.feed_console(req.arg.to_bytes(8, "little")[:req.port])
+        elif req.kind == SAVE:              # hv save: between slices, as a PV domain
+            from hvcore.snapshot.process import save_hvm
+            save_hvm(dom, keep_running=bool(req.port))
         elif dom.xen is not None:           # event channels: the host's and peers' sends
             from hvcore.hypercalls.event_channel_op import peer_event
             peer_event(dom.xen.dom, req.kind, req.port, req.arg)

@@ -60,10 +60,13 @@ def save_domain(host, g, path: str, keep_running: bool) -> dict:
 
 def _refusal(g) -> str | None:
     """Why this domain cannot be saved now (None: it can)."""
-    if g.dp.info.get("hvm"):
-        return "snapshots of HVM domains are not implemented yet"
-    if g.config.disk or g.config.vif:
-        return "it has disk or vif devices; snapshots keep the console and xenstore only"
+    info = g.dp.info
+    if g.config.vif:
+        return "it has vif devices; snapshots keep the console and xenstore only"
+    if g.config.disk and (not info.get("hvm") or "store_pfn" in info):
+        # PV and directly booted HVM/PVH disks are blkback's, with requests in flight;
+        # a firmware-booted HVM guest's are its own IDE disks (the image files)
+        return "it has PV disk devices (blkback); snapshots keep IDE disks only"
     if g.paused:
         return "it is paused; unpause it to save it"
     return None
@@ -119,6 +122,8 @@ def xenstore_state(host, dp) -> dict:
     """The domain's subtree (paths relative to its home), its connection's watches,
     and what its ring held half-way (a partial request, replies not yet written)."""
     from hvcore.xenstore import DOM0
+    if dp.xenstore is None:
+        return {}                        # an HVM guest booted from firmware: none
     store, home = host.xenstore.store, f"/local/domain/{dp.domid}"
     nodes: list[list] = []
 
@@ -143,15 +148,14 @@ def restore_domain(host, path: str, name: str | None) -> dict:
         snap = read_file(path, memory=False)      # every CRC checked before anything starts
     except SnapshotFormatError as err:
         return _fail(str(err))
-    if snap.kind != "pv":
-        return _fail(f"{path}: restoring {snap.kind} domains is not implemented yet")
     cfg = _config(snap.meta, name)
     if any(g.dp.name == cfg.name for g in [*host.guests.values(), *host.preserved.values()]):
         return _fail(f"a domain named {cfg.name!r} already exists (hv restore --name NEW)")
     domid = host.next_domid
     try:
         dp = spawn_domain("", domid, cfg.name, cfg.memory, cfg.cmdline, vcpus=cfg.vcpus,
-                          restore=path)
+                          restore=path,
+                          hvm=snap.domain.get("options", []) if snap.kind == "hvm" else None)
     except DomainStartError as err:
         return _fail(str(err))
     host.next_domid += 1

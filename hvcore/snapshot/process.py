@@ -17,30 +17,43 @@ from typing import Callable
 from hvcore.domain import SHUTDOWN_SUSPEND, Domain
 from hvcore.snapshot.format import pack_section
 from hvcore.snapshot.pv import SnapshotError, capture, new_domain
-from hvcore.snapshot.state import read_file
+from hvcore.snapshot.state import DomainSnapshot, read_file
 
 
 def save(dom: Domain, keep_running: bool) -> None:
-    """The host asked for a snapshot (inbox request SAVE)."""
-    if dom.host is None or not dom.host.ask({"event": "save_park"}).get("go"):
-        return                                   # the host gave up on it
+    """The host asked for a snapshot of this PV domain (inbox request SAVE)."""
+    if serve_save(dom.host, lambda: capture(dom)) and not keep_running:
+        dom.shutdown(SHUTDOWN_SUSPEND)
+
+
+def save_hvm(dom, keep_running: bool) -> None:
+    """The same for an HVM domain (hvcore/hvm/run.py); its host link is its Xen side's."""
+    from hvcore.snapshot.hvm import capture_hvm
+    if serve_save(dom.xen.dom.host, lambda: capture_hvm(dom)) and not keep_running:
+        dom.shutdown(SHUTDOWN_SUSPEND)
+
+
+def serve_save(host, take: Callable[[], DomainSnapshot]) -> bool:
+    """The handshake: park, capture with `take`, hand the sections over. True once the
+    host has the snapshot (the domain may stop then)."""
+    if host is None or not host.ask({"event": "save_park"}).get("go"):
+        return False                             # the host gave up on it
     try:
-        snap = capture(dom)
+        snap = take()
         blob = b"".join(pack_section(tag, payload) for tag, payload in snap.domain_sections())
     except SnapshotError as err:
-        dom.host.tell({"event": "saved", "error": str(err)})
-        return
+        host.tell({"event": "saved", "error": str(err)})
+        return False
     fd = os.memfd_create("hv-snapshot", os.MFD_CLOEXEC)
     try:
         view = memoryview(blob)
         while view:
             view = view[os.write(fd, view):]
         message = json.dumps({"event": "saved", "size": len(blob)}).encode() + b"\n"
-        socket.send_fds(dom.host.sock, [message], [fd])
+        socket.send_fds(host.sock, [message], [fd])
     finally:
         os.close(fd)
-    if not keep_running:
-        dom.shutdown(SHUTDOWN_SUSPEND)
+    return True
 
 
 def restored_domain(path: str, domid: int, name: str,

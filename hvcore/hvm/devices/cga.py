@@ -51,6 +51,20 @@ class CgaText(Device):
     def ports(self):
         return (INDEX, DATA, MODE, COLOUR, STATUS)
 
+    def save(self) -> dict:
+        """With what it has rendered so far (`rows`, `printed`): a restored screen goes
+        on printing from there, not from the top."""
+        return {"index": self.index, "crtc": self.crtc.hex(), "mode": self.mode,
+                "colour": self.colour, "status_toggle": self.status_toggle,
+                "cursor_set": self.cursor_set, "rows": self.rows, "printed": list(self.printed)}
+
+    def load(self, state: dict) -> None:
+        self.index, self.crtc = state["index"], bytearray.fromhex(state["crtc"])
+        self.mode, self.colour = state["mode"], state["colour"]
+        self.status_toggle, self.cursor_set = state["status_toggle"], state["cursor_set"]
+        self.rows, self.printed = list(state["rows"]), tuple(state["printed"])
+        self.due = self.clock() + INTERVAL
+
     # ---- ports -------------------------------------------------------------------------
     def io_read(self, port: int, size: int) -> int:
         if port == INDEX:

@@ -45,6 +45,13 @@ class Cmos(Device):
     def ports(self):
         return (INDEX, DATA)
 
+    def save(self) -> dict:
+        """The clock itself is not saved: it reads the host's, as after a migration."""
+        return {"index": self.index, "ram": self.ram.hex()}
+
+    def load(self, state: dict) -> None:
+        self.index, self.ram = state["index"], bytearray.fromhex(state["ram"])
+
     def io_read(self, port: int, size: int) -> int:
         if port == INDEX:
             return self.index

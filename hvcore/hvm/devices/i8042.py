@@ -93,6 +93,18 @@ class Kbc8042(Device):
         """The guest takes keys by IRQ 1 (console input then comes here)."""
         return bool(self.command_byte & CB_IRQ1) and not self.command_byte & CB_KBD_OFF
 
+    _SAVED = ("command_byte", "output_port", "last_was_command", "pending", "kbd_pending",
+              "scanning", "touched")
+
+    def save(self) -> dict:
+        return {**{name: getattr(self, name) for name in self._SAVED},
+                "output": list(self.output), "from_keyboard": list(self.from_keyboard)}
+
+    def load(self, state: dict) -> None:
+        for name in self._SAVED:
+            setattr(self, name, state[name])
+        self.output, self.from_keyboard = deque(state["output"]), deque(state["from_keyboard"])
+
     def type(self, data: bytes) -> None:
         self.from_keyboard.extend(scan_codes(data))
         self._fill()

@@ -91,6 +91,28 @@ class IdeChannel(Device):
     def ports(self):
         return (*range(BASE, BASE + 8), CONTROL)
 
+    # ---- snapshots: a command half-way keeps its buffer and place ----------------------
+    _SAVED = ("status", "error", "control", "position", "command", "lba", "remaining", "intrq")
+
+    def save(self) -> dict:
+        """The drives are the image files (saved as what they must still be); the
+        sector buffer of a transfer in progress is kept with the registers."""
+        drives = [None if d is None else {"sectors": d.sectors, "readonly": d.readonly,
+                                          "serial": d.serial} for d in self.drives]
+        return {**{name: getattr(self, name) for name in self._SAVED}, "drives": drives,
+                "regs": self.regs.hex(), "buffer": self.buffer.hex()}
+
+    def load(self, state: dict) -> None:
+        """ValueError (one line) if the disks attached now are not the saved ones."""
+        for index, (saved, drive) in enumerate(zip(state["drives"], self.drives)):
+            now = None if drive is None else drive.sectors
+            if (saved and saved["sectors"]) != now:
+                raise ValueError(f"IDE drive {index}: {now} sectors now, {saved and saved['sectors']}"
+                                 " when saved (the disk image must not change between save and restore)")
+        for name in self._SAVED:
+            setattr(self, name, state[name])
+        self.regs, self.buffer = bytearray.fromhex(state["regs"]), bytearray.fromhex(state["buffer"])
+
     # ---- the selected drive ------------------------------------------------------------
     @property
     def drive(self) -> Drive | None:

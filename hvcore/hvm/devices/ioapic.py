@@ -57,6 +57,15 @@ class IoApic(Device):
     def ports(self):
         return ()
 
+    def save(self) -> dict:
+        return {"apic_id": self.apic_id, "select": self.select, "entries": self.entries,
+                "inputs": self.inputs}
+
+    def load(self, state: dict) -> None:
+        self.apic_id, self.select = state["apic_id"], state["select"]
+        self.entries, self.inputs = list(state["entries"]), list(state["inputs"])
+        self._show()
+
     def register(self, index: int) -> int:
         if index == 0:
             return (self.apic_id & 0xF) << 24

@@ -114,6 +114,29 @@ class LocalApic(Device):
         self._count_moves()
         self.publish()
 
+    # ---- snapshots: timer deadlines as seconds after the save ----------------------------
+    _SAVED = ("apic_id", "tpr", "svr", "ldr", "dfr", "esr", "esr_pending", "icr_low",
+              "icr_high", "ticr", "tdcr", "irr", "isr", "tmr", "nmi_pending", "tsc_deadline")
+
+    def save(self) -> dict:
+        now = self.clock()
+        return {**{name: getattr(self, name) for name in self._SAVED},
+                "lvt": sorted(self.lvt.items()), "timer_start": self.timer_start - now,
+                "timer_due": None if self.timer_due is None else self.timer_due - now}
+
+    def load(self, state: dict) -> None:
+        now = self.clock()
+        for name in self._SAVED:
+            setattr(self, name, state[name])
+        self.lvt = {offset: value for offset, value in state["lvt"]}
+        self.timer_start = now + state["timer_start"]
+        due = state["timer_due"]
+        self.timer_due = None if due is None else now + due
+        if self.tsc_deadline and self.tsc_deadline_mode:     # the TSC jumped: look again
+            self.timer_due = self._when_tsc_reaches(self.tsc_deadline)
+        self._count_moves()
+        self.publish()
+
     @property
     def enabled(self) -> bool:
         return bool(self.svr & SVR_ENABLE)

@@ -8,7 +8,7 @@ cascade, ICW4 if ICW1 bit 0 (bit 1: automatic EOI). Then the data port is the ma
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from hvcore.hvm.platform import Device
 
@@ -120,6 +120,12 @@ class Pic8259Pair(Device):
         self.slave.acknowledge(s)
         self._cascade()
         return self.slave.vector_base | s
+
+    def save(self) -> dict:
+        return {"master": asdict(self.master), "slave": asdict(self.slave)}
+
+    def load(self, state: dict) -> None:
+        self.master, self.slave = Chip(**state["master"]), Chip(**state["slave"])
 
     def io_read(self, port: int, size: int) -> int:
         chip = self.master if port < SLAVE else self.slave

@@ -9,7 +9,7 @@ lobyte, hibyte, lobyte then hibyte; the latch command freezes a count for readin
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from hvcore.hvm.platform import Device
@@ -85,6 +85,25 @@ class Pit8254(Device):
         else:
             ch.fired = 1
         self.raise_irq(TIMER_IRQ)
+
+    # ---- snapshots: counting start times as seconds before the save ----------------
+    def save(self) -> dict:
+        now = self.clock()
+        channels = []
+        for ch in self.channels:
+            state = asdict(ch)
+            state["start"] = None if ch.start is None else ch.start - now
+            channels.append(state)
+        return {"channels": channels, "gate2": self.gate2, "port_b": self.port_b}
+
+    def load(self, state: dict) -> None:
+        now = self.clock()
+        self.channels = []
+        for saved in state["channels"]:
+            ch = Channel(**saved)
+            ch.start = None if ch.start is None else now + ch.start
+            self.channels.append(ch)
+        self.gate2, self.port_b = state["gate2"], state["port_b"]
 
     # ---- ports ----------------------------------------------------------------------
     def io_read(self, port: int, size: int) -> int:

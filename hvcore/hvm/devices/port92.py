@@ -31,6 +31,12 @@ class SystemControlA(Device):
     def a20(self) -> bool:
         return bool(self.value & ALT_A20)
 
+    def save(self) -> dict:
+        return {"value": self.value}
+
+    def load(self, state: dict) -> None:
+        self.value = state["value"]         # the domain applies A20 once all are loaded
+
     def io_read(self, port: int, size: int) -> int:
         return self.value
 

@@ -50,6 +50,16 @@ class Uart16550(Device):
     def ports(self):
         return range(self.base, self.base + 8)
 
+    _SAVED = ("ier", "lcr", "mcr", "scr", "fcr", "divisor", "thre_pending", "polled")
+
+    def save(self) -> dict:
+        return {**{name: getattr(self, name) for name in self._SAVED}, "rx": list(self.rx)}
+
+    def load(self, state: dict) -> None:
+        for name in self._SAVED:
+            setattr(self, name, state[name])
+        self.rx = deque(state["rx"])
+
     def feed(self, data: bytes) -> int:
         """Console input; returns how many bytes the FIFO took."""
         room = max(0, FIFO_SIZE - len(self.rx))
