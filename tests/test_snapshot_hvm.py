@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT, run_hv
 from test_hvm_boot import hvm_guests  # noqa: F401 - fixture
-from test_snapshot import _type
+from test_snapshot import _log, _type
 from test_toolstack_cli import _domains, _ready, _wait_gone, host  # noqa: F401 - fixture
 
 PVH = ROOT / "guests" / "pvh" / "build"
@@ -50,6 +50,46 @@ def test_tk_saved_at_its_shell_prompt_answers_after_restore(host, hvm_guests):  
     after = (tmp / "state" / "d2.log").read_text()
     assert before + after == reference.stdout, (before, after)
     assert "hello from user space, pid 2" in after         # its process table came back
+
+
+def _pvh_config(tmp, bits: str, extra: str = "") -> str:
+    cfg = tmp / f"pvh{bits}.cfg"
+    cfg.write_text(f'name = "pvh"\ntype = "pvh"\nmemory = 32\n'
+                   f'kernel = "{PVH / f"pvh{bits}.elf"}"\ncmdline = "echo"\n{extra}')
+    return cfg
+
+
+@pytest.mark.parametrize("bits", ["32", "64"])
+def test_pvh_guest_with_events_and_rings_runs_on_after_restore(host, bits):
+    """The guest echoes console-ring input, woken by its console port's event through
+    the callback vector; it has read xenstore and placed shared_info in its map."""
+    hv, tmp = host
+    assert hv("create", _pvh_config(tmp, bits)).code == 0
+    _ready(hv, tmp, 1, "pvh echo: ready", limit=30)
+    _type(tmp, "pvh", "before\n", until=(1, "pvh echo: before"))
+    snap = tmp / "pvh.snap"
+    saved = hv("save", "pvh", snap)
+    assert saved.code == 0, saved.stderr
+    _wait_gone(hv, "pvh")
+    assert hv("restore", snap).code == 0
+    assert hv("xenstore", "read", "/local/domain/2/name").stdout.strip() == "pvh"
+    _type(tmp, "pvh", "after\nquit\n", until=(2, "pvh: all done"))
+    after = _log(tmp, 2)
+    assert "pvh echo: after" in after and "pvh echo: before" not in after
+    _wait_gone(hv, "pvh")
+    assert "d2 (pvh) poweroff" in hv("dmesg").stdout
+
+
+def test_domains_with_pv_disks_are_refused_with_one_line(host, tmp_path):
+    hv, tmp = host
+    disk = tmp / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    assert hv("create", _pvh_config(tmp, "64", f"disk = ['{disk},raw,xvda,rw']\n")).code == 0
+    _ready(hv, tmp, 1, "pvh echo: ready", limit=30)
+    refused = hv("save", "pvh", tmp / "x.snap")
+    assert refused.code == 2 and "PV disk devices" in refused.stderr, refused
+    assert refused.stderr.strip().count("\n") == 0 and not (tmp / "x.snap").exists()
+    assert hv("destroy", "pvh").code == 0
 
 
 # ---- in-process -----------------------------------------------------------------------

@@ -6,6 +6,9 @@
  *   shared_info added to the physical map and an event channel (an IPI to ourselves)
  *   delivered as the callback vector through our IDT; a xenstore read; a blkfront
  *   read of sector 0 through a grant (when the domain has a disk).
+ * With "echo" on its command line it then echoes each line of PV console input
+ * ("pvh echo: LINE", on the ring) until "quit", asleep in hlt between events: a guest
+ * that waits on Xen's events for as long as a test wants (snapshots are taken there).
  * It powers off with SCHEDOP_shutdown; a failed step crashes it (exit 1).
  */
 #include <stdint.h>
@@ -318,6 +321,68 @@ static void xenstore(void)
     puts_e9("xenstore: name = "); puts_e9(name); puts_e9("\n");
 }
 
+/* ---- echo: console input through its event ------------------------------------------- */
+static const char *cmdline(void)
+{
+    if (si)
+        return (const char *)(unsigned long)si->cmdline_paddr;
+    return mbi && mbi[0] & 4 ? (const char *)(unsigned long)mbi[4] : "";
+}
+
+static int has(const char *s, const char *word)
+{
+    for (size_t n = len(word); *s; s++)
+        if (len(s) >= n && same(s, word, n))
+            return 1;
+    return 0;
+}
+
+/* Until the upcall count moves past `seen`: cli, look, sti; hlt (no event is missed
+ * between the look and the hlt: sti holds interrupts off for one more instruction). */
+static void wait_upcall(unsigned int seen)
+{
+    for (;;) {
+        __asm__ volatile("cli" ::: "memory");
+        if (upcalls != seen)
+            break;
+        __asm__ volatile("sti; hlt" ::: "memory");
+    }
+    __asm__ volatile("sti" ::: "memory");
+}
+
+static void echo_console(void)
+{
+    struct xencons_interface *cons = (void *)(unsigned long)(param(HVM_PARAM_CONSOLE_PFN) << 12);
+    char line[128];
+    size_t n = 0;
+
+    puts_e9("pvh echo: ready\n");
+    for (;;) {
+        unsigned int seen = upcalls;
+        XENCONS_RING_IDX c = cons->in_cons, p = *(volatile XENCONS_RING_IDX *)&cons->in_prod;
+        xen_rmb();
+        if (c == p) {
+            wait_upcall(seen);
+            continue;
+        }
+        char ch = cons->in[MASK_XENCONS_IDX(c, cons->in)];
+        xen_mb();
+        cons->in_cons = c + 1;
+        if (ch != '\r' && ch != '\n') {
+            if (n < sizeof(line) - 1)
+                line[n++] = ch;
+            continue;
+        }
+        line[n] = 0;
+        if (n == 4 && same(line, "quit", 4))
+            return;
+        console_ring("pvh echo: ");
+        console_ring(line);
+        console_ring("\n");
+        n = 0;
+    }
+}
+
 /* ---- blkfront ------------------------------------------------------------------------- */
 DEFINE_RING_TYPES(blk, blkif_request_t, blkif_response_t);
 
@@ -433,6 +498,8 @@ void kmain(unsigned long info, unsigned long magic)
     console_ring("hello over the PV console ring\n");
     events();
     xenstore();
+    if (has(cmdline(), "echo"))
+        echo_console();
     blkfront();
     puts_e9("pvh: all done\n");
     shutdown(SHUTDOWN_poweroff);
