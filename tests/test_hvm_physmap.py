@@ -80,3 +80,56 @@ def test_guest_a20_through_bios_port92_and_8042(firmware, tmp_path):  # noqa: F8
         assert dom.physmap.a20
     finally:
         dom.destroy()
+
+
+def test_shared_info_and_a_grant_frame_added_over_ram(firmware, tmp_path):  # noqa: F811
+    from hvcore.hvm.domain import build_hvm_domain
+    from hvcore.hvm.xen import attach_xen
+    from hvcore.public import hvm as H
+    dom = build_hvm_domain(1, "t", 16, None, lambda data: None, firmware=firmware)
+    try:
+        xen = attach_xen(dom, rings=True)
+        engine, gpfn, frame_gpfn = dom.vcpus[0].engine, 0x400, 0x401
+        dom.mem.write(gpfn << 12, b"RAM!")
+        assert xen.add_to_physmap(H.XENMAPSPACE_shared_info, 0, gpfn) == 0
+        assert xen.add_to_physmap(H.XENMAPSPACE_grant_table, 0, frame_gpfn) == 0
+        shared = xen.dom.shared_info_paddr
+        dom.mem.write(shared + 3072, b"\x2a")                  # wc_version, as Xen writes it
+        assert engine.uc.mem_read((gpfn << 12) + 3072, 1) == b"\x2a"
+        engine.uc.mem_write(frame_gpfn << 12, b"\x01\x00\x07\x00")   # a grant entry
+        assert dom.mem.read(xen.dom.grants.region.paddr, 4) == b"\x01\x00\x07\x00"
+        assert dom.mem.read(gpfn << 12, 4) == b"RAM!"           # the frame beneath, kept
+        assert xen.add_to_physmap(H.XENMAPSPACE_shared_info, 0, 0x402) == 0   # moved
+        assert engine.uc.mem_read(gpfn << 12, 4) == b"RAM!"    # RAM shows again
+        assert engine.uc.mem_read((0x402 << 12) + 3072, 1) == b"\x2a"
+        assert xen.add_to_physmap(H.XENMAPSPACE_shared_info, 0, frame_gpfn) == -22
+        assert xen.add_to_physmap(H.XENMAPSPACE_shared_info, 0, 0xA0) == -22   # a ring
+    finally:
+        dom.destroy()
+
+
+def test_callback_irq_gsi_form_drives_the_line_while_an_upcall_is_pending(firmware):  # noqa: F811
+    from hvcore.hvm.domain import build_hvm_domain
+    from hvcore.hvm.xen import attach_xen
+    from hvcore.public import hvm as H
+    dom = build_hvm_domain(1, "t", 16, None, lambda data: None, firmware=firmware)
+    try:
+        xen = attach_xen(dom, rings=True)
+        view = xen.views[0]
+        xen.params[H.HVM_PARAM_CALLBACK_IRQ] = 5                 # type 0 (GSI), GSI 5
+        xen.sync_callback_gsi()
+        assert not dom.ioapic.inputs[5]                         # nothing pending yet
+        dom.mem.write(view.state.vcpu_info_paddr, b"\x01")      # evtchn_upcall_pending
+        assert xen.callback_vector(dom.vcpus[0]) is None        # not the vector form...
+        assert dom.ioapic.inputs[5] and dom.interrupts.master.lines & (1 << 5)   # ...the line
+        dom.mem.write(view.state.vcpu_info_paddr, b"\x00")      # the guest took it
+        xen.between_slices()
+        assert not dom.ioapic.inputs[5] and not dom.interrupts.master.lines & (1 << 5)
+        dom.mem.write(view.state.vcpu_info_paddr, b"\x01")
+        xen.params[H.HVM_PARAM_CALLBACK_IRQ] = 20               # GSI 20: the IOAPIC only
+        xen.sync_callback_gsi()
+        assert dom.ioapic.inputs[20] and not dom.ioapic.inputs[5]
+        xen.params[H.HVM_PARAM_CALLBACK_IRQ] = (H.HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | 0xF3
+        assert xen.callback_vector(dom.vcpus[0]) == 0xF3 and not dom.ioapic.inputs[20]
+    finally:
+        dom.destroy()

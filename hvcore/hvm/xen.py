@@ -26,6 +26,7 @@ from hvcore.arch.x86 import paging
 from hvcore.arch.x86.hvm.cpu_state import CS
 from hvcore.domain import Domain, HypercallRecord
 from hvcore.grant_table import GrantFrames
+from hvcore.hvm.physmap import Page
 from hvcore.memory import FrameAllocator, MemoryRegion, PAGE_SHIFT, PAGE_SIZE
 from hvcore.public import errno as E
 from hvcore.public import hvm as H
@@ -75,12 +76,14 @@ class XenVcpu:
         self.engine.flush_tlb()
 
     def _ram_address(self, linear: int, write: bool) -> int:
-        """Guest handles are linear addresses; only the guest's RAM is reachable through
-        them (our own pages in the domain's map are not)."""
+        """Guest handles are linear addresses; the guest's RAM and the pages it added to
+        its map (XENMEM_add_to_physmap) are reachable through them, our other pages in
+        the domain's map are not."""
         paddr = self.hvm.mem.translate(linear, write)
-        if paddr >= self.hvm.domain.ram.size:
+        reached = self.hvm.domain.physmap.resolve(paddr)
+        if reached == paddr and paddr >= self.hvm.domain.ram.size:
             raise paging.PageFault(linear, 0)
-        return paddr
+        return reached
 
     def read_virt(self, va: int, length: int) -> bytes:
         out = bytearray()
@@ -131,6 +134,7 @@ class XenInterface:
     params: dict[int, int] = field(default_factory=dict)
     physmap: dict[tuple[int, int], int] = field(default_factory=dict)   # (space, idx) -> gpfn
     rings: bool = False
+    gsi_asserted: int | None = None     # the callback GSI we hold asserted (type 0 form)
 
     # ---- hypercalls ---------------------------------------------------------------------
     def vmcall(self, hv: "HvmVcpu") -> bool:
@@ -164,6 +168,7 @@ class XenInterface:
     def callback_vector(self, hv: "HvmVcpu") -> int | None:
         """The vector to raise now: the callback (vector form) while the vCPU's
         evtchn_upcall_pending is set, as Xen's hvm_vcpu_has_pending_irq."""
+        self.sync_callback_gsi()
         view = self.views[hv.id]
         vector = view.upcall_vector
         via = self.params.get(H.HVM_PARAM_CALLBACK_IRQ, 0)
@@ -172,6 +177,30 @@ class XenInterface:
         if vector is None or vector < 0x10 or not view.upcall_pending:
             return None
         return vector
+
+    def sync_callback_gsi(self) -> None:
+        """HVM_PARAM_CALLBACK_IRQ's GSI form (type 0, GSI in the low byte, 0: none):
+        the line is asserted while vCPU 0's evtchn_upcall_pending is set and let go once
+        the guest clears it, as Xen's hvm_set_callback_irq_level and
+        hvm_maybe_deassert_evtchn_irq do (checked here on the way into the guest).
+        GSIs 0-15 are the 8259A's lines too; every GSI is the IOAPIC pin of its number."""
+        via = self.params.get(H.HVM_PARAM_CALLBACK_IRQ, 0)
+        gsi = via & 0xFF if via >> H.HVM_PARAM_CALLBACK_TYPE_SHIFT == H.HVM_PARAM_CALLBACK_TYPE_GSI else 0
+        wanted = gsi if gsi and self.views and self.views[0].upcall_pending else None
+        if wanted == self.gsi_asserted:
+            return
+        if self.gsi_asserted is not None:
+            self._drive_gsi(self.gsi_asserted, False)
+        self.gsi_asserted = wanted
+        if wanted is not None:
+            self._drive_gsi(wanted, True)
+
+    def _drive_gsi(self, gsi: int, level: bool) -> None:
+        if gsi < 16:
+            self.hvm.interrupts.set_irq(gsi, level)
+        self.hvm.ioapic.set_pin(gsi, level)
+        if level and self.hvm.irqs.on_raise is not None:
+            self.hvm.irqs.on_raise()
 
     def wakes(self, hv: "HvmVcpu") -> bool:
         """A vCPU asleep in SCHEDOP_block/poll wakes once an event (or its timer) came."""
@@ -185,6 +214,7 @@ class XenInterface:
         from hvcore.time import refresh_times
         fire_timers(self.dom)
         refresh_times(self.dom)
+        self.sync_callback_gsi()
 
     def next_deadline(self) -> float | None:
         """When the next Xen timer is due (time.monotonic), if one is armed."""
@@ -199,29 +229,31 @@ class XenInterface:
     def add_to_physmap(self, space: int, idx: int, gpfn: int) -> int:
         """XENMEM_add_to_physmap for shared_info and grant frames."""
         if space == H.XENMAPSPACE_shared_info and idx == 0:
-            host = self.dom.hv_region.host_addr + self.dom.shared_info_paddr - self.dom.hv_region.paddr
+            region, offset = self.dom.hv_region, self.dom.shared_info_paddr - self.dom.hv_region.paddr
         elif space == H.XENMAPSPACE_grant_table and idx < self.dom.grants.nr_frames \
                 and not idx & H.XENMAPIDX_grant_table_status:
-            host = self.dom.grants.region.host_addr + idx * PAGE_SIZE
+            region, offset = self.dom.grants.region, idx * PAGE_SIZE
         else:
             return -E.EINVAL
         if not self._free_gpfn(gpfn, (space, idx)):
             return -E.EINVAL
         old = self.physmap.pop((space, idx), None)
-        for v in self.hvm.vcpus:
-            if old is not None:
-                v.engine.uc.mem_unmap(old << PAGE_SHIFT, PAGE_SIZE)
-            v.engine.map_host_memory(gpfn << PAGE_SHIFT, PAGE_SIZE, host)
-            v.engine.flush_tlb()
+        if old is not None:
+            self.hvm.physmap.unmap_page(old)
+        # over RAM the page hides the frame beneath (Xen takes it out of the p2m), beside
+        # RAM it fills a hole: hvcore/hvm/physmap.py remaps either without a copy
+        self.hvm.physmap.map_page(gpfn, Page(region.host_addr + offset, region.paddr + offset))
         self.physmap[(space, idx)] = gpfn
         if space == H.XENMAPSPACE_shared_info:
             self.latch_width(self.hvm.vcpus[0])
         return 0
 
     def _free_gpfn(self, gpfn: int, key: tuple[int, int]) -> bool:
-        """Outside RAM, below the local APIC and IOAPIC pages, not another mapping."""
+        """In RAM or beside it, below the IOAPIC and local APIC pages, not another
+        mapping, not a special page (the rings dom0 serves from RAM)."""
         taken = {g for k, g in self.physmap.items() if k != key}
-        return (self.hvm.nr_pages <= gpfn < 0xFEC00 and gpfn not in taken)
+        special = {self.params.get(H.HVM_PARAM_STORE_PFN), self.params.get(H.HVM_PARAM_CONSOLE_PFN)}
+        return gpfn < 0xFEC00 and gpfn not in taken and gpfn not in special
 
     def latch_width(self, hv: "HvmVcpu") -> None:
         """shared_info's layout follows the mode of the guest when it sets its callback
