@@ -169,3 +169,11 @@ def test_teaching_kernel_boots_to_its_shell_and_runs_programs_from_the_second_di
                  "tk: init exited, powering off"):
         assert text in out, out + result.stderr
     assert result.code == 1                      # sh's status 0: (0 << 1) | 1
+
+
+def test_the_readme_config_of_the_teaching_kernel_boots_it(hvm_guests):
+    # guests/hvm/tk.cfg, as README.md shows it: paths relative to the file, disks read-only
+    result = run_hv("run", ROOT / "guests" / "hvm" / "tk.cfg", "--timeout", "60",
+                    input="hello\nexit\n")
+    assert "hello from user space" in result.stdout, result.stdout + result.stderr
+    assert "tk: init exited, powering off" in result.stdout
