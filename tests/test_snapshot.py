@@ -166,3 +166,31 @@ def test_capture_and_restore_in_one_process():
     again = new_domain(snap, 7, "c2", copy.extend)
     assert run_domain(dom) == "poweroff" and run_domain(again) == "poweroff"
     assert copy and out.endswith(copy) and b"counter: PASS" in copy
+
+
+def test_save_of_a_deterministic_domain_is_refused_at_once(tmp_path, guests):
+    """hv run --deterministic domains take requests only at their clock's points
+    (hvcore/replay/): the host says no in one line instead of waiting for an answer."""
+    import time
+    from hvcore.host.domain_process import spawn_domain
+    from hvcore.host.supervisor import Host
+    from hvcore.snapshot.host import save_domain
+    from hvcore.toolstack import load_config
+    state = tmp_path / "state"
+    state.mkdir()
+    cfg = tmp_path / "det.cfg"
+    cfg.write_text(f'name = "det"\nkernel = "{kernel("pv64", "echo")}"\nmemory = 32\n')
+    host = Host(state)
+    try:
+        dp = spawn_domain(kernel("pv64", "echo"), 1, "det", 32, "", replay=["--deterministic"])
+        g = host.adopt(dp, load_config(str(cfg), []), open(state / "d1.log", "ab"))
+        started = time.monotonic()
+        reply = save_domain(host, g, str(tmp_path / "det.snap"), keep_running=False)
+        assert time.monotonic() - started < 2
+        assert not reply["ok"] and "runs deterministically" in reply["error"], reply
+        assert "\n" not in reply["error"] and not (tmp_path / "det.snap").exists()
+        assert g.dp.proc.poll() is None                 # left running
+    finally:
+        host._shutdown_all()
+        host.listener.close()
+        host.xs_listener.close()

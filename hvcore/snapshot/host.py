@@ -61,6 +61,10 @@ def save_domain(host, g, path: str, keep_running: bool) -> dict:
 def _refusal(g) -> str | None:
     """Why this domain cannot be saved now (None: it can)."""
     info = g.dp.info
+    if info.get("deterministic"):
+        # its requests wait for its clock (hvcore/replay/record.py): a SAVE would sit
+        # there unanswered; and its snapshot would need the clock and the event log too
+        return "it runs deterministically (--deterministic/--record/--replay): not saved"
     if g.config.vif:
         return "it has vif devices; snapshots keep the console and xenstore only"
     if g.config.disk and (not info.get("hvm") or "store_pfn" in info):
