@@ -97,3 +97,18 @@ def test_irq_lines_reach_every_controller():
 
 def test_unclaimed_ports_read_all_ones():
     assert IoBus().read(0x80, 1) == 0xFF and IoBus().read(0x80, 2) == 0xFFFF
+
+
+def test_console_hands_on_whole_lines_while_busy_and_a_partial_one_soon():
+    # so that console_io or the PV ring never cut a line written on port E9 or COM1
+    import time as _time
+
+    from hvcore.hvm.platform import ConsoleSink
+    sink = ConsoleSink()
+    sink.write(b"one line\nhalf a li")
+    assert sink.take(whole_lines=True) == b"one line\n"
+    assert sink.take(whole_lines=True) == b""              # the half line waits
+    _time.sleep(ConsoleSink.PARTIAL_LINE_WAIT_S + 0.01)
+    assert sink.take(whole_lines=True) == b"half a li"     # a prompt is not held for long
+    sink.write(b"ne\n$ ")
+    assert sink.take() == b"ne\n$ "                        # all of it when asked

@@ -128,8 +128,10 @@ class HvmDomain:
         self.exit_code = code
         self.shutdown("poweroff")
 
-    def flush_console(self) -> None:
-        data = self.console.take()
+    def flush_console(self, whole_lines: bool = False) -> None:
+        """Hand the console's bytes on; `whole_lines` while the guest is busy (a line
+        half-written on one console is not cut by another's: console_io, the PV ring)."""
+        data = self.console.take(whole_lines)
         if data:
             self.console_write(data)
 

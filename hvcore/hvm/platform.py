@@ -7,6 +7,7 @@ an IOAPIC registers as a second sink later and sees the same lines.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterable, Protocol
 
 
@@ -125,10 +126,12 @@ class ConsoleSink:
     `recent` keeps the last bytes the serial consoles (UART, port E9) wrote; the text
     screen's rendering comes through `write_screen` and is not kept there."""
     RECENT = 4096
+    PARTIAL_LINE_WAIT_S = 0.05
 
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.recent = bytearray()
+        self.partial_since: float | None = None     # a partial line has waited since
 
     def write(self, data: bytes) -> None:
         self.buffer += data
@@ -139,6 +142,19 @@ class ConsoleSink:
     def write_screen(self, data: bytes) -> None:
         self.buffer += data
 
-    def take(self) -> bytes:
-        data, self.buffer = bytes(self.buffer), bytearray()
+    def take(self, whole_lines: bool = False) -> bytes:
+        """What was written; `whole_lines`: only up to the last newline, so that text
+        from the domain's other consoles does not land inside a line. A partial line
+        waits at most PARTIAL_LINE_WAIT_S (a prompt, a guest polling for a key)."""
+        end = len(self.buffer)
+        if whole_lines:
+            now = time.monotonic()
+            if self.partial_since is None:
+                self.partial_since = now
+            if now - self.partial_since < self.PARTIAL_LINE_WAIT_S:
+                end = self.buffer.rfind(b"\n") + 1
+        data = bytes(self.buffer[:end])
+        del self.buffer[:end]
+        if not self.buffer:
+            self.partial_since = None
         return data

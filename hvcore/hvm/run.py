@@ -50,7 +50,7 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
             if v.runnable():
                 v.run_slice(_slice_us(dom, now))
                 ran = True
-        dom.flush_console()
+        dom.flush_console(whole_lines=ran)     # idle (waiting): a prompt goes out too
         if not ran and dom.running:
             _sleep(dom, deadline)
     if dom.cga is not None:

@@ -280,7 +280,7 @@ def attach_xen(hvm: "HvmDomain", rings: bool) -> XenInterface:
     dom = XenSide(domid=hvm.domid, name=hvm.name, is_64bit=False, mem=hvm.mem, ram=hvm.ram,
                  hv_region=hv_region, frames=FrameAllocator(hvm.mem, hv_region),
                  nr_pages=hvm.nr_pages, max_pages=hvm.nr_pages,
-                 console_write=hvm.console_write)
+                 console_write=lambda data: _after_serial(hvm, data))
     dom.shared_info_paddr = dom.frames.alloc()
     dom.grants = GrantFrames(hvm.domid, hvm.nr_pages)
     hvm.mem.add(dom.grants.region)
@@ -311,3 +311,10 @@ def _fill_shared_info(dom: Domain) -> None:
     fill_pv(dom)
     for v in dom.vcpus:
         v.upcall_mask = 0
+
+
+def _after_serial(hvm: "HvmDomain", data: bytes) -> None:
+    """console_io output goes out after what the guest wrote before it on its serial
+    consoles (port E9, the UART), which wait in the domain's console buffer."""
+    hvm.flush_console()
+    hvm.console_write(data)
