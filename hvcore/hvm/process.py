@@ -39,6 +39,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the kernel is a PVH ELF (XEN_ELFNOTE_PHYS32_ENTRY)")
     parser.add_argument("--restore", default=None,
                         help="run on from this snapshot (hv restore) instead of booting")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="time and events from instruction counts (hvcore/replay/hvm.py)")
+    parser.add_argument("--record", default=None, help="write the outside events to FILE")
+    parser.add_argument("--replay", default=None, help="apply the outside events of FILE")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -79,13 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         send(sock, {"event": "error", "message": str(err)})
         return 2
     dom.inbox = Inbox(senders=INBOX_SENDERS, name=f"hv-d{dom.domid}-inbox")
-    for v in dom.vcpus:                    # a send from dom0 or a peer stops the guest at once
-        v.engine.watch_doorbell(dom.inbox.doorbell_address)
+    run = run_hvm_domain
+    if args.deterministic or args.record or args.replay:
+        run = _start_replay(dom, args, sock)
+        if run is None:
+            return 2
+    else:
+        for v in dom.vcpus:                # a send from dom0 or a peer stops the guest at once
+            v.engine.watch_doorbell(dom.inbox.doorbell_address)
     _hand_over(sock, dom, xen, args)
+    if xen.dom.replay is not None:
+        from hvcore.replay.hvm import watch_store_kicks
+        watch_store_kicks(dom)
     if args.restore is not None and xen.rings:
         from hvcore.snapshot.process import reconnect
         reconnect(xen.dom)                 # its console and xenstore rings, as for PV
-    reason = run_hvm_domain(dom)
+    try:
+        reason = run(dom)
+    finally:
+        if xen.dom.replay is not None:
+            xen.dom.replay.close(dom.shutdown_reason or "hypervisor error")
     message = {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                "hypercalls": sum(v.hypercalls_made for v in xen.views),
                "traps": sum(v.traps_taken for v in dom.vcpus)}
@@ -95,6 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     if dom.exit_code is not None:
         return dom.exit_code & 0xFF
     return EXIT_CODES.get(reason, 1)
+
+
+def _start_replay(dom, args: argparse.Namespace, sock: socket.socket):
+    """--deterministic/--record/--replay before the first instruction: the run loop to
+    use, or None after telling the host why not (one line)."""
+    from hvcore.replay.hvm import run_deterministic, start_hvm
+    from hvcore.replay.record import RecordError
+    try:
+        start_hvm(dom, args)
+    except RecordError as err:
+        send(sock, {"event": "error", "message": str(err)})
+        return None
+    return run_deterministic
 
 
 def build_options(args: argparse.Namespace) -> list[str]:
@@ -132,7 +162,8 @@ def _hand_over(sock: socket.socket, dom, xen, args: argparse.Namespace) -> None:
     import os
     from hvcore.host.peers import HostLink
     message = {"event": "built", "hvm": True, "domid": dom.domid, "nr_pages": dom.nr_pages,
-               "pid": os.getpid(), "vcpus": len(dom.vcpus)}
+               "pid": os.getpid(), "vcpus": len(dom.vcpus),
+               "deterministic": xen.dom.replay is not None}
     fds = [dom.ram.fd, dom.inbox.fd, dom.inbox.eventfd]
     xen.dom.inbox, xen.dom.host = dom.inbox, HostLink(sock)
     if xen.rings:

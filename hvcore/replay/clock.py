@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from unicorn import UC_HOOK_CODE
 from unicorn import x86_const as X
@@ -79,7 +79,14 @@ class InsnCounter:
     @contextlib.contextmanager
     def time_slice(self, slice_us: int) -> Iterator[None]:
         """Stands in for Engine.time_slice: a slice is a number of instructions."""
-        self.stop_at(self.count + slice_us * INSNS_PER_US)
+        with self.insn_slice(slice_us * INSNS_PER_US):
+            yield
+
+    @contextlib.contextmanager
+    def insn_slice(self, budget: int) -> Iterator[None]:
+        """A slice of exactly `budget` instructions (the HVM loop times each turn to
+        its next device deadline in instructions: hvcore/replay/hvm.py)."""
+        self.stop_at(self.count + budget)
         try:
             yield
         finally:
@@ -139,14 +146,15 @@ def make_deterministic(dom: "Domain") -> InstructionClock:
         clock.counters.append(counter)
         v.engine.icount = counter
         v.engine.time_slice = counter.time_slice       # slices end by count, not timer
-        _hook_tsc_reads(v, clock)
+        hook_tsc_reads(v, clock, lambda v=v: v.id)   # TSC_AUX: the vCPU, as Linux sets it
     if dom.shared_info_paddr:
         _fill_shared_info(dom)
     return clock
 
 
-def _hook_tsc_reads(v, clock: InstructionClock) -> None:
-    """Natively, rdtsc reads the host's TSC: in deterministic mode it reads the clock."""
+def hook_tsc_reads(v, clock: InstructionClock, tsc_aux: Callable[[], int]) -> None:
+    """Natively, rdtsc reads the host's TSC: in deterministic mode it reads the clock
+    (rdtscp also `tsc_aux()` into ECX)."""
     def rdtsc() -> None:
         tsc = clock.tsc_now()
         v.engine.set_reg(X.UC_X86_REG_RAX, tsc & 0xFFFFFFFF)
@@ -154,6 +162,6 @@ def _hook_tsc_reads(v, clock: InstructionClock) -> None:
 
     def rdtscp() -> None:
         rdtsc()
-        v.engine.set_reg(X.UC_X86_REG_RCX, v.id)        # TSC_AUX: the vCPU, as Linux sets it
+        v.engine.set_reg(X.UC_X86_REG_RCX, tsc_aux())
     v.engine.add_inline_insn_hook(X.UC_X86_INS_RDTSC, rdtsc)
     v.engine.add_inline_insn_hook(X.UC_X86_INS_RDTSCP, rdtscp)

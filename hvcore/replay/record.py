@@ -22,7 +22,7 @@ The file is JSON lines (docs/user-guide.md): a header
    "cmdline": STR, "vcpus": N}
 then one line per event, `{"at": CLOCK, "console": HEX}` or
 `{"at": CLOCK, "request": [KIND, PORT, ARG]}`, and, if the run ended, `{"end": CLOCK,
-"reason": REASON}`.
+"reason": REASON, "memory_sha256": HEX}` (guest RAM at the end).
 """
 from __future__ import annotations
 
@@ -153,7 +153,9 @@ class Session:
 
     def close(self, reason: str) -> None:
         if self.out is not None:
-            self._write({"end": self.clock.tsc_now(), "reason": reason})
+            # where and in what state it ended: two runs compare by this line
+            self._write({"end": self.clock.tsc_now(), "reason": reason,
+                         "memory_sha256": hashlib.sha256(self.dom.ram.map).hexdigest()})
             self.out.close()
             self.out = None
 
