@@ -89,14 +89,15 @@ def test_bad_record_and_replay_options(guests, tmp_path):
     cases = [(("--record", record, "--replay", record), "cannot be used together"),
              (("--replay", junk), "not a record file"),
              (("--replay", tmp_path / "missing.rec"), "No such file"),
-             (("--record", tmp_path / "no" / "such.rec"), "cannot create"),
-             (("vcpus=2", "--deterministic"), "one vCPU only")]
+             (("--record", tmp_path / "no" / "such.rec"), "cannot create")]
     for extra, message in cases:
         result = run_hv("run", echo, *extra, "--timeout", "30")
         assert result.code == 2 and message in result.stderr, (extra, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
     other = run_hv("run", echo, "--replay", record, "--timeout", "30")
     assert other.code == 2 and "recorded with another sha256" in other.stderr, other.stderr
+    smp = run_hv("run", hello, "vcpus=2", "--replay", record, "--timeout", "30")
+    assert smp.code == 2 and "recorded with another vcpus" in smp.stderr, smp.stderr
 
 
 def test_gdb_reverse_stepi_and_reverse_continue(guests):

@@ -99,3 +99,32 @@ def test_replay_refuses_another_disk(hvm_guests, tmp_path):  # noqa: F811
     result = run_hv("run", config(tmp_path, image, "pc"), "--replay", tmp_path / "pc.rec")
     assert result.code == 2 and "recorded with another sha256" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_hvm_smp_runs_the_same_twice(hvm_guests, tmp_path):  # noqa: F811
+    """smp.S with 4 vCPUs: the BSP starts the APs (INIT, STARTUP) and bounces IPIs off
+    them; turns of fixed instruction budgets make the interleaving, and where each IPI
+    lands, the same in both runs."""
+    ends = []
+    for run in ("a", "b"):
+        image = tmp_path / f"smp-{run}.img"
+        shutil.copy(hvm_guests / "smp.img", image)
+        end, out = _det_run(tmp_path, run, config(tmp_path, image, f"smp{run}", "vcpus = 4\n"))
+        assert "smp: APs up 3, IPIs taken 3, replies 3" in out, out
+        ends.append((end["end"], end["memory_sha256"], out))
+    assert ends[0] == ends[1]
+
+
+def test_pv_smp_guest_gives_the_same_trace_twice(tmp_path):
+    """guests/kernels/smp.c with 4 vCPUs (VCPUOP_initialise/up/down, event channels
+    between them): the same trace, event for event, and the same end."""
+    from conftest import kernel
+    subprocess.run(["make", "-s", "-C", str(ROOT / "guests")], check=True)
+    for run in "ab":
+        result = run_hv("run", kernel("pv64", "smp"), "vcpus=4", "--deterministic",
+                        "--record", tmp_path / f"{run}.rec", "--trace", "all",
+                        "--trace-out", tmp_path / f"{run}.trace", "--timeout", "60")
+        assert result.code == 0 and "smp: PASS" in result.stdout, result.stdout + result.stderr
+    same = run_hv("trace", "diff", tmp_path / "a.trace", tmp_path / "b.trace")
+    assert same.code == 0 and "traces match" in same.stdout, same.stdout
+    assert _end(tmp_path / "a.rec") == _end(tmp_path / "b.rec")

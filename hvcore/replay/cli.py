@@ -13,7 +13,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--deterministic", action="store_true",
                      help="guest time (TSC, system time, timers) and event delivery from"
                           " instruction counts, not the host clock: the same guest with the"
-                          " same input runs the same way (PV, HVM, PVH; one vCPU)")
+                          " same input runs the same way (PV, HVM, PVH; several vCPUs too)")
     run.add_argument("--record", default=None, metavar="FILE",
                      help="deterministic, and write console input and other outside events"
                           " to FILE with the point at which each was delivered")
@@ -26,8 +26,6 @@ def domain_options(args, hvm: bool, vcpus: int) -> list[str] | None:
     """The domain process's options, or None when none of ours was given."""
     if not (args.deterministic or args.record or args.replay):
         return None
-    if vcpus != 1:
-        raise ReplayInputError("--deterministic/--record/--replay: one vCPU only, for now")
     if args.record and args.replay:
         raise ReplayInputError("--record and --replay cannot be used together")
     options = ["--deterministic"]
