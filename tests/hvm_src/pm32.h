@@ -4,7 +4,8 @@
  * with the GDTR and an IDTR for a 256-entry IDT at `idt` (FLAT_GDT), and
  * the flat data segments with the stack below 0x7000 (FLAT_DATA); PM32_START for
  * all of that at a sector's start, RING3_GDT for one with user segments and a TSS,
- * INT_GATE for an interrupt gate, END_BOOT_SECTOR for the signature. */
+ * INT_GATE for an interrupt gate, END_BOOT_SECTOR for the signature; TASK32_MAKER
+ * and TASK_GDT for hardware tasks. */
         /* real mode, interrupts off, DS = SS = 0, the stack below the boot sector */
         .macro  REAL_MODE_SEGMENTS
         cli
@@ -88,6 +89,50 @@ idtr:   .word   0x7FF
 gdt:    .quad   0
         .quad   0x00CF9A000000FFFF
         .quad   0x00CF92000000FFFF
+gdtr:   .word   gdtr - gdt - 1
+        .long   gdt
+idtr:   .word   0x7FF
+        .long   idt
+        .endm
+
+        /* `call task32` makes a 32-bit TSS at EDI (zeroed first) for a ring-0 task
+         * starting at EAX with ESP = EBX: CS 08h, data 10h, EFLAGS 2, CR3 = the
+         * current CR3, no I/O bitmap. Uses ECX; keeps the rest. */
+        .macro  TASK32_MAKER
+task32: push    %eax
+        push    %edi
+        xor     %eax, %eax
+        mov     $0x68 / 4, %ecx
+        rep stosl
+        pop     %edi
+        pop     %eax
+        mov     %eax, 0x20(%edi)
+        movl    $0x2, 0x24(%edi)
+        mov     %ebx, 0x38(%edi)
+        mov     %cr3, %ecx
+        mov     %ecx, 0x1C(%edi)
+        movb    $0x10, %cl
+        mov     %cl, 0x48(%edi)
+        movb    $0x08, 0x4C(%edi)
+        mov     %cl, 0x50(%edi)
+        mov     %cl, 0x54(%edi)
+        movb    $0x68, 0x66(%edi)
+        ret
+        .endm
+
+        /* FLAT_GDT's first three entries, then a 32-bit TSS (available, limit 67h)
+         * from 18h on for each base given; GDTR_IDTR ends it */
+        .macro  TASK_GDT bases:vararg
+        .p2align 3
+gdt:    .quad   0
+        .quad   0x00CF9A000000FFFF
+        .quad   0x00CF92000000FFFF
+        .irp    base, \bases
+        .word   0x67, \base, 0x8900, 0
+        .endr
+        .endm
+
+        .macro  GDTR_IDTR
 gdtr:   .word   gdtr - gdt - 1
         .long   gdt
 idtr:   .word   0x7FF

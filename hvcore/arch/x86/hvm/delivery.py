@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from unicorn import x86_const as X
 
 from hvcore.arch.x86.paging import PageFault
-from hvcore.arch.x86.hvm.cpu_state import (CS, DESC_CODE, DESC_DPL_SHIFT, DESC_P, SS,
-                                           CpuState, Segment, descriptor_to_segment)
+from hvcore.arch.x86.hvm.cpu_state import (CS, DESC_CODE, DESC_DPL_SHIFT, DESC_P, DS, ES, FS,
+                                           GS, SS, CpuState, Segment, descriptor_to_segment)
 from hvcore.arch.x86.hvm.guest_memory import LinearMemory
+from hvcore.arch.x86.hvm import task_switch
 
 DE, DB, NMI, BP, OF, BR, UD, NM, DF, TS, NP, SSF, GP, PF, MF, AC, MC, XM = \
     0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19
@@ -50,9 +51,11 @@ class TripleFault(Exception):
 class DeliveryFault(Exception):
     """The delivery itself faulted: deliver this exception instead."""
 
-    def __init__(self, vector: int, error_code: int | None = 0, cr2: int | None = None) -> None:
+    def __init__(self, vector: int, error_code: int | None = 0, cr2: int | None = None,
+                 committed: bool = False) -> None:
         super().__init__(vector)
         self.vector, self.error_code, self.cr2 = vector, error_code, cr2
+        self.committed = committed      # a task switch got past its commit point
 
 
 def deliver(state: CpuState, mem: LinearMemory, event: Event) -> None:
@@ -65,7 +68,7 @@ def deliver(state: CpuState, mem: LinearMemory, event: Event) -> None:
         except DeliveryFault as fault:
             if fault.cr2 is not None:
                 state.engine.set_reg(X.UC_X86_REG_CR2, fault.cr2)
-            if event.software:          # the fault is reported on the int instruction
+            if event.software and not fault.committed:   # reported on the int instruction
                 rip = state.engine.reg(X.UC_X86_REG_RIP)
                 state.engine.set_reg(X.UC_X86_REG_RIP, rip - event.insn_length)
             if event.vector == DF:
@@ -188,11 +191,25 @@ def _push_frame(state: CpuState, mem: LinearMemory, ss: Segment, sp: int, words:
     fmt = {2: "<H", 4: "<I", 8: "<Q"}[size]
     data = b"".join(struct.pack(fmt, w & ((1 << (8 * size)) - 1)) for w in reversed(words))
     new_sp = (sp - len(data)) & (wrap if size != 8 else (1 << 64) - 1)
+    linear = ss.base + new_sp if size != 8 else new_sp
     try:
-        mem.write(ss.base + new_sp if size != 8 else new_sp, data)
+        # the CPU pushes from the top down: the higher page faults first
+        for page in sorted({linear & ~0xFFF, (linear + len(data) - 1) & ~0xFFF}, reverse=True):
+            mem.translate(max(page, linear), write=True)
+        mem.write(linear, data)
     except PageFault as err:
-        raise DeliveryFault(PF, err.error_code | 0, err.address)
+        raise DeliveryFault(PF, err.error_code, _push_fault_address(linear, len(data), size,
+                                                                    err.address))
     return new_sp
+
+
+def _push_fault_address(linear: int, length: int, size: int, at: int) -> int:
+    """CR2 for a push of `length` bytes at `linear` that faulted in `at`'s page: where
+    the first push (from the top) into that page went, or the page's start for a word
+    that reaches into it from below."""
+    page = at & ~0xFFF
+    k = min((page + 0xFFF - linear) // size, length // size - 1)
+    return max(linear + k * size, page)
 
 
 # ---- 32-bit protected mode ---------------------------------------------------------------
@@ -200,9 +217,12 @@ def _deliver_protected(state: CpuState, mem: LinearMemory, event: Event) -> None
     e = state.engine
     raw, _ = _gate(mem, state, event, 8)
     gate_type = (raw >> 40) & 0x1F
-    if gate_type not in (GATE_INT16, GATE_TRAP16, GATE_INT32, GATE_TRAP32):
-        raise DeliveryFault(GP, _idt_error(event, 8))   # task gates: not supported yet
     selector = (raw >> 16) & 0xFFFF
+    if gate_type == GATE_TASK:
+        _switch_task(state, mem, event, selector)
+        return
+    if gate_type not in (GATE_INT16, GATE_TRAP16, GATE_INT32, GATE_TRAP32):
+        raise DeliveryFault(GP, _idt_error(event, 8))
     offset = (raw & 0xFFFF) | ((raw >> 32) & 0xFFFF0000)
     code = _code_segment(state, mem, selector, event)
     conforming = bool(code.flags & (1 << 10))
@@ -212,7 +232,12 @@ def _deliver_protected(state: CpuState, mem: LinearMemory, event: Event) -> None
     flags = e.reg(X.UC_X86_REG_RFLAGS)
     old_ss, old_sp = state.segment(SS), e.reg(X.UC_X86_REG_RSP) & _MASK32
     old_cs, eip = state.segment(CS).selector, e.reg(X.UC_X86_REG_RIP) & _MASK32
-    words = []
+    vm86 = bool(flags & RF_VM)
+    if vm86 and (conforming or code.dpl != 0):       # virtual-8086 mode leaves to ring 0 only
+        raise DeliveryFault(GP, (selector & ~3) | (1 if event.external else 0))
+    # from virtual-8086 mode the data segments go on the ring-0 stack too, and are
+    # nulled: the handler must not run with real-mode style segments
+    words = [state.segment(i).selector for i in (GS, FS, DS, ES)] if vm86 else []
     if new_cpl < old_cpl:
         ss, sp = _tss_stack(state, mem, new_cpl, event)
         words += [old_ss.selector, old_sp]
@@ -224,6 +249,8 @@ def _deliver_protected(state: CpuState, mem: LinearMemory, event: Event) -> None
     sp = _push_frame(state, mem, ss, sp, words, size)
     if ss is not old_ss:
         state.load_segment(SS, ss)
+    for index in (GS, FS, DS, ES) if vm86 else ():
+        state.load_segment(index, Segment(0, 0, 0, 0))
     state.set_cpl(new_cpl)
     state.load_segment(CS, Segment((selector & ~3) | new_cpl, code.base, code.limit, code.flags))
     if ss.flags & (1 << 22):
@@ -232,6 +259,17 @@ def _deliver_protected(state: CpuState, mem: LinearMemory, event: Event) -> None
         e.set_reg(X.UC_X86_REG_SP, sp)
     e.set_reg(X.UC_X86_REG_RFLAGS, _new_flags(flags, gate_type))
     e.set_reg(X.UC_X86_REG_RIP, offset if size == 4 else offset & 0xFFFF)
+
+
+def _switch_task(state: CpuState, mem: LinearMemory, event: Event, tss_selector: int) -> None:
+    """A task gate: the CPU switches to the task it names (task_switch.py)."""
+    has_code = event.vector in ERROR_CODE_VECTORS and not event.software and not event.external
+    try:
+        task_switch.switch_through_gate(state, mem, tss_selector,
+                                        (event.error_code or 0) if has_code else None,
+                                        event.external)
+    except task_switch.TaskFault as fault:
+        raise DeliveryFault(fault.vector, fault.error_code, fault.cr2, fault.committed)
 
 
 def _tss_stack(state: CpuState, mem: LinearMemory, cpl: int, event: Event) -> tuple[Segment, int]:

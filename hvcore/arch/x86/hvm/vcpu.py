@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hvcore.hvm.domain import HvmDomain
 
 RF_IF = 1 << 9
+RF_VM = 1 << 17
 RF_IOPL_SHIFT = 12
 RF_DF = 1 << 10
 TSS_IOMAP_BASE = 0x66          # the I/O map base's offset in a 32- or 64-bit TSS
@@ -308,13 +309,15 @@ class HvmVcpu:
 
     # ---- port I/O -------------------------------------------------------------------------
     def _io_allowed(self, port: int, size: int) -> bool:
-        """Protected mode: CPL <= IOPL, or else (virtual-8086 aside) the TSS I/O
-        permission bitmap: every bit of the accessed ports clear, inside the TSS limit
-        (SDM vol. 1 19.5.2)."""
+        """Protected mode: CPL <= IOPL, or else the TSS I/O permission bitmap: every
+        bit of the accessed ports clear, inside the TSS limit (SDM vol. 1 19.5.2).
+        Virtual-8086 mode asks the bitmap only, whatever IOPL (SDM vol. 3 20.2.7)."""
         if not self.state.protected:
             return True
-        iopl = (self.engine.reg(X.UC_X86_REG_RFLAGS) >> RF_IOPL_SHIFT) & 3
-        return self.state.cpl <= iopl or self._io_bitmap_allows(port, size)
+        flags = self.engine.reg(X.UC_X86_REG_RFLAGS)
+        if not flags & RF_VM and self.state.cpl <= (flags >> RF_IOPL_SHIFT) & 3:
+            return True
+        return self._io_bitmap_allows(port, size)
 
     def _io_bitmap_allows(self, port: int, size: int) -> bool:
         _selector, base, limit, _flags = self.engine.uc.reg_read(X.UC_X86_REG_TR)
