@@ -26,7 +26,7 @@ from hvcore.hvm.devices.debug_exit import DebugExit
 from hvcore.hvm.devices.cga import COLUMNS, ROWS, TEXT_BASE, CgaText
 from hvcore.hvm.devices.i8042 import Kbc8042
 from hvcore.hvm.devices.ide import SECTOR, Drive, IdeChannel
-from hvcore.hvm.devices.ioapic import IoApic
+from hvcore.hvm.devices.ioapic import MASKED as IOAPIC_MASKED, IoApic, isa_pin
 from hvcore.hvm.devices.lapic import TCCR, LocalApic
 from hvcore.hvm.devices.pic import Pic8259Pair
 from hvcore.hvm.devices.pit import Pit8254
@@ -42,6 +42,8 @@ MIB = 1 << 20
 MAX_VCPUS = 15                 # APIC IDs 0..14; the IOAPIC takes the next ID
 IOAPIC_ID = MAX_VCPUS         # the firmware's MP table and MADT say so
 CMOS_VCPUS = 0x5F              # CMOS byte: number of vCPUs - 1 (the firmware's tables)
+KBD_IRQ = 1
+INPUT_READS = 16               # reads of a device's input side in a row: a guest polling it
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_FIRMWARE = ROOT / "firmware" / "build" / "bios.bin"
 
@@ -67,6 +69,7 @@ class HvmDomain:
     port92: SystemControlA | None = None
     cga: CgaText | None = None
     pending_input: bytearray = field(default_factory=bytearray)
+    input_to: "Uart16550 | Kbc8042 | None" = None   # where the held input goes (route_input)
     shutdown_reason: str | None = None
     crash_report: str | None = None
     exit_code: int | None = None
@@ -137,23 +140,56 @@ class HvmDomain:
 
     def feed_console(self, data: bytes) -> int:
         """Console input, held until the guest shows where it reads keys from."""
+        if not self.pending_input:
+            self._input_arrived()
         self.pending_input += data
         self.route_input()
         return len(data)
 
+    def _input_arrived(self) -> None:
+        """Only what the guest does once input is there shows where it reads it: the
+        device reads are counted from here (not time: a replay must route the same)."""
+        self.input_to = None
+        for device in (self.uart, self.kbc):
+            if device is not None:
+                device.input_reads = 0
+
     def route_input(self) -> None:
-        """Held input to the UART or the keyboard: the UART if the guest takes serial
-        input by interrupt, else the keyboard if it takes keys by IRQ 1 (our BIOS turns
-        that on at POST: its INT 16h reads the keys its IRQ 1 handler buffers), else
-        whichever it has polled (the UART first)."""
+        """Held input to where the guest reads it, once it has shown that; then the
+        rest of it goes there too."""
         if not self.pending_input or self.uart is None or self.kbc is None:
             return
-        uart, kbc = self.uart, self.kbc
-        if uart.receive_interrupts or (uart.polled and not kbc.interrupt_driven):
-            del self.pending_input[:uart.feed(bytes(self.pending_input))]
-        elif kbc.interrupt_driven or kbc.touched:
-            kbc.type(bytes(self.pending_input))
+        if self.input_to is None:
+            self.input_to = self._input_reader()
+        if self.input_to is self.uart:
+            del self.pending_input[:self.uart.feed(bytes(self.pending_input))]
+        elif self.input_to is self.kbc:
+            self.kbc.type(bytes(self.pending_input))
             self.pending_input.clear()
+
+    def _input_reader(self) -> "Uart16550 | Kbc8042 | None":
+        """The UART if the guest takes serial input by interrupt or has polled its
+        input side (LSR/RBR, INPUT_READS times in a row with no byte sent between:
+        a transmit loop reads LSR once a byte); else the keyboard if it has polled the
+        8042 so (our BIOS's INT 16h peek reads its status) or idles in `hlt` with IRQ 1
+        on in the 8042 and unmasked (INT 16h waiting for a key; our BIOS turns IRQ 1
+        on at POST, so that alone says nothing of a kernel polling COM1); else no one
+        yet."""
+        uart, kbc = self.uart, self.kbc
+        if uart.receive_interrupts or uart.input_reads >= INPUT_READS:
+            return uart
+        if kbc.input_reads >= INPUT_READS:
+            return kbc
+        if kbc.interrupt_driven and self._irq_unmasked(KBD_IRQ) and any(
+                v.halted and v.interrupts_enabled for v in self.vcpus):
+            return kbc
+        return None
+
+    def _irq_unmasked(self, irq: int) -> bool:
+        """An ISA IRQ reaches a CPU: unmasked in the 8259A or at its IOAPIC pin."""
+        if irq < 8 and not self.interrupts.master.imr & (1 << irq):
+            return True
+        return self.ioapic is not None and not self.ioapic.entries[isa_pin(irq)] & IOAPIC_MASKED
 
     def a20_changed(self) -> None:
         """A20M#: off only while both the 8042's A20GATE and port 92h's bit 1 are 0 (the

@@ -28,6 +28,7 @@ from hvcore.hvm.platform import Device
 
 DATA, COMMAND = 0x60, 0x64
 IRQ = 1
+READS_CAP = 1 << 16
 OBF, SYS, CMD, UNLOCKED = 0x01, 0x04, 0x08, 0x10
 CB_IRQ1, CB_SYS, CB_KBD_OFF, CB_TRANSLATE = 0x01, 0x04, 0x10, 0x40
 OUT_RESET, OUT_A20 = 0x01, 0x02
@@ -78,7 +79,7 @@ class Kbc8042(Device):
     pending: int | None = None        # a controller command awaiting its data byte
     kbd_pending: int | None = None    # a keyboard command awaiting its argument
     scanning: bool = True
-    touched: bool = False             # the guest has read the controller
+    input_reads: int = 0              # reads since the guest last wrote to it (capped)
 
     @property
     def ports(self):
@@ -94,7 +95,7 @@ class Kbc8042(Device):
         return bool(self.command_byte & CB_IRQ1) and not self.command_byte & CB_KBD_OFF
 
     _SAVED = ("command_byte", "output_port", "last_was_command", "pending", "kbd_pending",
-              "scanning", "touched")
+              "scanning", "input_reads")
 
     def save(self) -> dict:
         return {**{name: getattr(self, name) for name in self._SAVED},
@@ -102,7 +103,7 @@ class Kbc8042(Device):
 
     def load(self, state: dict) -> None:
         for name in self._SAVED:
-            setattr(self, name, state[name])
+            setattr(self, name, state.get(name, 0) if name == "input_reads" else state[name])
         self.output, self.from_keyboard = deque(state["output"]), deque(state["from_keyboard"])
 
     def type(self, data: bytes) -> None:
@@ -111,7 +112,8 @@ class Kbc8042(Device):
 
     # ---- ports -------------------------------------------------------------------------
     def io_read(self, port: int, size: int) -> int:
-        self.touched = True
+        if self.input_reads < READS_CAP:
+            self.input_reads += 1     # a guest polling for keys (domain.route_input)
         if port == COMMAND:
             status = SYS if self.command_byte & CB_SYS else 0
             status |= UNLOCKED | (CMD if self.last_was_command else 0)
@@ -125,6 +127,7 @@ class Kbc8042(Device):
 
     def io_write(self, port: int, size: int, value: int) -> None:
         value &= 0xFF
+        self.input_reads = 0              # status reads between commands: not for keys
         self.last_was_command = port == COMMAND
         if port == COMMAND:
             self._controller_command(value)

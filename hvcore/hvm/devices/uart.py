@@ -22,6 +22,7 @@ IIR_NONE, IIR_THRE, IIR_RDA, IIR_FIFO = 0x01, 0x02, 0x04, 0xC0
 MCR_OUT2, MCR_LOOP = 0x08, 0x10
 LCR_DLAB = 0x80
 FIFO_SIZE = 16
+READS_CAP = 1 << 16
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Uart16550(Device):
     divisor: int = 12
     rx: deque = field(default_factory=deque)
     thre_pending: bool = False
-    polled: bool = False            # the guest has read LSR or RBR
+    input_reads: int = 0            # LSR/RBR reads since THR was last written (capped)
 
     @property
     def receive_interrupts(self) -> bool:
@@ -50,14 +51,14 @@ class Uart16550(Device):
     def ports(self):
         return range(self.base, self.base + 8)
 
-    _SAVED = ("ier", "lcr", "mcr", "scr", "fcr", "divisor", "thre_pending", "polled")
+    _SAVED = ("ier", "lcr", "mcr", "scr", "fcr", "divisor", "thre_pending", "input_reads")
 
     def save(self) -> dict:
         return {**{name: getattr(self, name) for name in self._SAVED}, "rx": list(self.rx)}
 
     def load(self, state: dict) -> None:
         for name in self._SAVED:
-            setattr(self, name, state[name])
+            setattr(self, name, state.get(name, 0) if name == "input_reads" else state[name])
         self.rx = deque(state["rx"])
 
     def feed(self, data: bytes) -> int:
@@ -83,7 +84,8 @@ class Uart16550(Device):
         reg = port - self.base
         if self.lcr & LCR_DLAB and reg in (RBR, IER):
             return (self.divisor >> (8 * reg)) & 0xFF
-        self.polled |= reg in (RBR, LSR)
+        if reg in (RBR, LSR) and self.input_reads < READS_CAP:
+            self.input_reads += 1     # a guest polling for input (domain.route_input)
         if reg == RBR:
             value = self.rx.popleft() if self.rx else 0
             self._update_irq()
@@ -118,6 +120,7 @@ class Uart16550(Device):
             else:
                 self.console.write(bytes([value]))
             self.thre_pending = True
+            self.input_reads = 0          # LSR read for THRE: a guest transmitting
         elif reg == IER:
             self.ier = value & 0x0F
             self.thre_pending = bool(value & IER_THRE)
