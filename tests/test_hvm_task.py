@@ -121,3 +121,51 @@ def test_a_busy_task_and_a_bad_new_task_fault_as_the_sdm_says(firmware, tmp_path
     assert gp_error == 0x18 and gp_eip == _symbol(image, "int40")   # before the commit
     assert ts_error == 0 and tr & 0xFFFF == 0x20      # after it: in the new task,
     assert ts_eip == _symbol(image, "taskb")          # at its EIP
+
+
+TSS16_TASK = r"""
+#include "pm32.h"
+        PM32_START pm
+        mov     $0x9000, %edi
+        mov     $0, %eax
+        mov     $0x7000, %ebx
+        call    task32
+        movw    $taskb, 0x9100 + 0x0E             /* a 16-bit TSS: IP, FLAGS, SP, */
+        movw    $0x2, 0x9100 + 0x10
+        movw    $0x6800, 0x9100 + 0x1A
+        movw    $0x10, 0x9100 + 0x22              /* ES CS SS DS, no LDT */
+        movw    $0x08, 0x9100 + 0x24
+        movw    $0x10, 0x9100 + 0x26
+        movw    $0x10, 0x9100 + 0x28
+        movw    $0, 0x9100 + 0x2A
+        movl    $0x00200000, idt + 0x40 * 8
+        movl    $0x00008500, idt + 0x40 * 8 + 4
+        lidt    idtr
+        mov     $0x18, %ax
+        ltr     %ax
+        mov     $0x12345678, %esi
+        int     $0x40
+        mov     %esi, 0x50C
+        mov     $0x2A, %al
+        out     %al, $0xF4
+        hlt
+taskb:  str     %ax
+        mov     %eax, 0x500
+        mov     0x9100, %eax
+        mov     %eax, 0x504
+        mov     %esp, 0x508
+        mov     $0xB0B, %si
+        iret
+        TASK32_MAKER
+        TASK_GDT 0x9000
+        .word   0x2B, 0x9100, 0x8100, 0            /* 20h: a 16-bit TSS */
+        GDTR_IDTR
+        END_BOOT_SECTOR
+        .set    idt, 0x8000
+"""
+
+
+def test_int_through_a_task_gate_to_a_16_bit_tss(firmware, tmp_path):
+    tr, link, esp, esi = _run(firmware, boot_sector(tmp_path, "tss16", TSS16_TASK), 4)
+    assert tr & 0xFFFF == 0x20 and link & 0xFFFF == 0x18 and esp & 0xFFFF == 0x6800
+    assert esi == 0x12345678                     # A's 32-bit ESI back after B's iret
