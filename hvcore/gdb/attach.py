@@ -28,5 +28,8 @@ def listen(dom: "Domain", port: int) -> None:
             server.start()
     if dom.debugger is not None:
         reply["port"] = dom.debugger.port
-    if dom.host is not None:
-        dom.host.tell(reply)
+    host = getattr(dom, "host", None)
+    if host is None and getattr(dom, "xen", None) is not None:
+        host = dom.xen.dom.host                 # an HVM domain's link is its Xen side's
+    if host is not None:
+        host.tell(reply)

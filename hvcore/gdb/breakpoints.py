@@ -1,7 +1,8 @@
 """Breakpoints and watchpoints as engine hooks that exist only while gdb has them set.
 
 A breakpoint (Z0 software, Z1 hardware: the same here) is a code hook on its one
-address in every vCPU's engine: the vCPU stops before the instruction, and guest
+address in every vCPU's engine (code hooks see virtual addresses: linear, CS base +
+EIP, for an HVM vCPU): the vCPU stops before the instruction, and guest
 memory is never patched, so the guest's own int3 still goes to the guest. A
 watchpoint (Z2 write, Z3 read, Z4 access) is a memory hook on its range; the vCPU
 stops right after the accessing instruction, as x86 debug registers report it. The
@@ -19,6 +20,7 @@ from hvcore.gdb import guest_memory
 
 if TYPE_CHECKING:
     from hvcore.domain import Domain
+    from hvcore.gdb.target import Target
     from hvcore.vcpu import VCPU
 
 SOFTWARE, HARDWARE, WATCH_WRITE, WATCH_READ, WATCH_ACCESS = range(5)
@@ -45,8 +47,9 @@ class Point:
 
 
 class Breakpoints:
-    def __init__(self, dom: "Domain") -> None:
+    def __init__(self, dom: "Domain", target: "Target") -> None:
         self.dom = dom
+        self.target = target             # linear/virtual -> physical for watchpoints
         self.points: dict[tuple[int, int, int], Point] = {}
         self.hit: Hit | None = None
         self._skip: dict[int, int] = {}      # vCPU -> breakpoint address to pass once
@@ -105,7 +108,7 @@ class Breakpoints:
             point.hooks.append((engine, handle, point.address, point.address))
             return
         for va, size in guest_memory.pieces(point.address, point.length):
-            begin = guest_memory.paddr(v, va)
+            begin = self.target.paddr(v, va)
             handle = engine.add_access_hook(_HOOK_KINDS[point.kind], begin, begin + size - 1,
                                             lambda _a, _addr, _s: self._on_access(vcpu, point))
             point.hooks.append((engine, handle, begin, begin + size - 1))

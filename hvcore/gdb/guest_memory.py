@@ -48,12 +48,13 @@ def pieces(va: int, length: int):
         length -= chunk
 
 
-def read(v: "VCPU", va: int, length: int) -> bytes:
-    """As much as is mapped from `va` on (gdb accepts a short read); Unmapped if none."""
+def read(v: "VCPU", va: int, length: int, translate=paddr) -> bytes:
+    """As much as is mapped from `va` on (gdb accepts a short read); Unmapped if none.
+    `translate(v, va)`: the physical address (an HVM vCPU's is hvcore/gdb/hvm.py's)."""
     out = bytearray()
     for at, chunk in pieces(va, length):
         try:
-            out += v.domain.mem.read(paddr(v, at), chunk)
+            out += v.domain.mem.read(translate(v, at), chunk)
         except (Unmapped, BadAddress):
             if not out:
                 raise Unmapped(va)
@@ -61,11 +62,11 @@ def read(v: "VCPU", va: int, length: int) -> bytes:
     return bytes(out)
 
 
-def write(v: "VCPU", va: int, data: bytes) -> None:
+def write(v: "VCPU", va: int, data: bytes, translate=paddr) -> None:
     paddrs = []
     for at, chunk in pieces(va, len(data)):
         try:
-            paddrs.append((paddr(v, at), chunk))
+            paddrs.append((translate(v, at), chunk))
         except Unmapped:
             raise Unmapped(at)
     pos = 0

@@ -91,3 +91,83 @@ _COMMANDS: dict[str, tuple[Callable[["Domain"], str], str]] = {
     "grants": (_grants, "the domain's grant table entries in use"),
     "hypercalls": (_hypercalls, "the last hypercalls, oldest first"),
 }
+
+
+# ---- HVM and PVH domains -----------------------------------------------------------
+def run_hvm(dom, line: str) -> str:
+    """`monitor LINE` for an HVM/PVH domain: the PC's side, and its Xen side's event
+    channels, grants and hypercalls (through the commands above)."""
+    words = line.split()
+    name = words[0] if words else "help"
+    if name in _XEN_SIDE:
+        return _COMMANDS[name][0](dom.xen.dom)
+    command = _HVM_COMMANDS.get(name)
+    if command is None:
+        return f"unknown monitor command {name!r}; try 'monitor help'\n"
+    return command[0](dom, words[1:])
+
+
+def _hvm_help(_dom, _args: list[str]) -> str:
+    lines = [f"  {name:<11} {text}\n" for name, (_, text) in _HVM_COMMANDS.items()]
+    lines += [f"  {name:<11} {_COMMANDS[name][1]} (its Xen side)\n" for name in _XEN_SIDE]
+    return "".join(lines)
+
+
+def _hvm_info(dom, _args: list[str]) -> str:
+    xen = dom.xen
+    kind = "PC (firmware)" if xen is None or not xen.rings else "direct boot (Xen rings)"
+    return (f"d{dom.domid} ({dom.name}): HVM, {kind}, {dom.nr_pages} pages,"
+            f" {len(dom.vcpus)} vCPUs, {'running' if dom.running else dom.shutdown_reason}\n")
+
+
+def _hvm_vcpus(dom, _args: list[str]) -> str:
+    from unicorn import x86_const as X
+    from hvcore.arch.x86.hvm.cpu_state import CS
+    from hvcore.gdb.hvm import mode_name
+    lines = []
+    for v in dom.vcpus:
+        state = ("waiting for STARTUP" if v.waiting_for_sipi else
+                 "halted" if v.halted else "runnable")
+        cs = v.state.segment(CS)
+        flags = v.engine.reg(X.UC_X86_REG_RFLAGS)
+        lines.append(f"vcpu{v.id}: {state}, {mode_name(v)}, CPL {v.state.cpl},"
+                     f" cs:rip {cs.selector:04x}:{v.rip:#x} (linear {cs.base + v.rip:#x}),"
+                     f" IF {int(bool(flags & 0x200))}, {v.interrupts_taken} interrupts,"
+                     f" {v.traps_taken} exits\n")
+    return "".join(lines)
+
+
+def _hvm_devices(dom, args: list[str]) -> str:
+    """Each device's state as it saves it (hv save): its registers, as the guest set them."""
+    lines = []
+    for device in dom.io.devices:
+        if args and device.name not in args:
+            continue
+        state = device.save()
+        text = ", ".join(f"{k}={_short(v)}" for k, v in state.items()) if isinstance(state, dict) \
+            else _short(state)
+        lines.append(f"{device.name}: {text or '-'}\n")
+    return "".join(lines) or f"no device named {' '.join(args)}\n"
+
+
+def _short(value) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:#x}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(_short(v) for v in value[:16]) + "]"
+        return text[:-1] + ", ...]" if len(value) > 16 else text
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    text = str(value)
+    return text if len(text) <= 60 else f"<{len(text)} chars>"
+
+
+_XEN_SIDE = ("evtchn", "grants", "hypercalls")
+_HVM_COMMANDS: dict[str, tuple[Callable[..., str], str]] = {
+    "help": (_hvm_help, "this list"),
+    "info": (_hvm_info, "the domain: memory, vCPUs, state"),
+    "vcpus": (_hvm_vcpus, "each vCPU: run state, CPU mode, CPL, CS:RIP, IF"),
+    "devices": (_hvm_devices, "[NAME...] the PC's devices and their registers"),
+}

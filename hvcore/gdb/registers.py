@@ -1,11 +1,11 @@
-"""Register layouts gdb sees for a PV vCPU, and the target descriptions that name them.
+"""Register layouts gdb sees for a vCPU, and the target descriptions that name them.
 
 The numbering follows gdb's x86 features (core, sse, segments), so gdb recognises the
 architecture; the control registers are in a feature of our own. Values are the
 guest's view, as Xen shows a PV vCPU: a 64-bit kernel (running in ring 3) sees its CS
 with RPL 0, EFLAGS carries the virtual IF (!upcall_mask) and IOPL, and CR0/CR2/CR3/CR4
-are what the guest reads with `mov from cr`. Real-mode/HVM layouts can be added as
-further `Layout`s.
+are what the guest reads with `mov from cr`. HVM vCPUs (hvcore/gdb/hvm.py) use the
+same numbering plus EFER, with the CPU's own values.
 """
 from __future__ import annotations
 
@@ -74,6 +74,21 @@ _GPRS_32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
 LAYOUT_64 = _layout("i386:x86-64", 64, _GPRS_64, "rip", 16, SEGMENTS)
 # gdb takes the segments feature for amd64 only: for i386 the bases are in ours
 LAYOUT_32 = _layout("i386", 32, _GPRS_32, "eip", 8, SYSTEM)
+
+
+
+
+def _with_efer(layout: Layout, architecture: str | None = None) -> Layout:
+    """An HVM vCPU's layout: the PV one plus EFER (the mode a guest climbs through)."""
+    bits = 64 if layout.architecture == "i386:x86-64" else 32
+    return Layout(architecture or layout.architecture,
+                  layout.regs + (Reg("efer", bits, "int", SYSTEM, "efer"),))
+
+
+HVM_LAYOUT_64 = _with_efer(LAYOUT_64)
+HVM_LAYOUT_32 = _with_efer(LAYOUT_32)
+# real mode: the i386 registers, and gdb told to disassemble 16-bit code
+HVM_LAYOUT_16 = _with_efer(LAYOUT_32, "i8086")
 
 
 def layout_for(v: "VCPU") -> Layout:

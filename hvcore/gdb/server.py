@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from hvcore.gdb.breakpoints import STOP_WORDS, WATCH_WRITE, Breakpoints
 from hvcore.gdb.packets import Reader, frame
 from hvcore.gdb.stub import Resume, Stub
+from hvcore.gdb.target import target_for
 
 if TYPE_CHECKING:
     from hvcore.domain import Domain
@@ -30,7 +31,8 @@ _EXITED_NORMALLY = {"poweroff": 0, "suspend": 0, "reboot": 3, "soft_reset": 3}
 class GdbServer:
     def __init__(self, dom: "Domain", port: int, wait: bool) -> None:
         self.dom = dom
-        self.points = Breakpoints(dom)
+        self.target = target_for(dom)          # PV or HVM/PVH (hvcore/gdb/target.py)
+        self.points = Breakpoints(dom, self.target)
         self.listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
         self.port = self.listener.getsockname()[1]
         self._cond = threading.Condition()
@@ -75,9 +77,12 @@ class GdbServer:
             self._pass_breakpoints_under_pc()
             return
 
-    def domain_ended(self, reason: str) -> None:
-        """Tell gdb (W: exited with a code, X: crashed) and let it see the packet."""
+    def domain_ended(self, reason: str, exit_code: int | None = None) -> None:
+        """Tell gdb (W: exited with a code, X: crashed) and let it see the packet.
+        `exit_code`: what an HVM guest wrote to the test-exit port, if it did."""
         code = _EXITED_NORMALLY.get(reason)
+        if code is not None and exit_code is not None:
+            code = exit_code & 0xFF
         packet = b"W%02x" % code if code is not None else b"X%02x" % SIGABRT
         with self._cond:
             self._ended = packet
@@ -115,7 +120,7 @@ class GdbServer:
     def _reverse(self, action: str) -> None:
         """Back one instruction, or to the last breakpoint/watchpoint hit; at the start
         of the history, gdb is told so (replaylog:begin)."""
-        reverser = self.dom.replay.reverser
+        reverser = self.target.reverser()
         self._signal = SIGTRAP
         if action == "reverse-step":
             moved = reverser.step_back()
@@ -138,26 +143,16 @@ class GdbServer:
         return b"T%02xthread:%x;%s:%s;" % (SIGTRAP, hit.vcpu + 1, STOP_WORDS[hit.kind].encode(), where)
 
     def _step(self, index: int) -> None:
-        from hvcore import engine as eng
-        from hvcore.arch.x86.pv import traps
         v = self.dom.vcpus[index if 0 <= index < len(self.dom.vcpus) else self.current]
         self.current, self._signal = v.id, SIGTRAP
-        if not v.runnable():
-            return
-        from hvcore.scheduler import apply_requests
-        apply_requests(self.dom)      # as before any run: nothing pending stops the step
-        self.points.pass_once(v.id, v.rip)
-        exit = v.engine.step(v.rip)
-        self.points.end_pass(v.id)
-        if exit.kind not in (eng.EXIT_TIMEOUT, eng.EXIT_STOPPED):
-            v.traps_taken += 1
-            traps.handle_exit(v, exit)
+        self.target.step(v, self.points)
 
     def _pass_breakpoints_under_pc(self) -> None:
         for v in self.dom.vcpus:
             self.points.end_pass(v.id)
-            if self.points.is_code_point(v.rip):
-                self.points.pass_once(v.id, v.rip)
+            pc = self.target.pc(v)
+            if self.points.is_code_point(pc):
+                self.points.pass_once(v.id, pc)
 
     # ---- gdb's side (its own thread) -------------------------------------------------
     def _serve(self) -> None:
@@ -178,9 +173,9 @@ class GdbServer:
                 self._release()
 
     def _session(self, conn: socket.socket) -> None:
-        stub = Stub(self.dom, self.points)
+        stub = Stub(self.dom, self.points, self.target)
         reader = Reader()
-        stub.last_stop = self._request_stop(SIGTRAP, conn, reader) or b"S05"
+        stub.stopped(self._request_stop(SIGTRAP, conn, reader) or b"S05", self.current)
         while True:
             data = conn.recv(65536)
             if not data:
@@ -210,7 +205,7 @@ class GdbServer:
             reply = self._wait_for_stop(conn, reader)
             if reply is None:
                 return False
-            stub.last_stop = reply
+            stub.stopped(reply, self.current)
         for line in stub.output:
             conn.sendall(frame(line))
         stub.output.clear()

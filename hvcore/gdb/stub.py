@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hvcore.gdb import breakpoints as B
-from hvcore.gdb import guest_memory, monitor, registers
+from hvcore.gdb import guest_memory, registers
 from hvcore.gdb.packets import unescape
 
 if TYPE_CHECKING:
     from hvcore.domain import Domain
+    from hvcore.gdb.target import Target
     from hvcore.vcpu import VCPU
 
 PACKET_SIZE = 0x4000
@@ -28,9 +29,11 @@ class Resume:
 
 
 class Stub:
-    def __init__(self, dom: "Domain", points: B.Breakpoints) -> None:
+    def __init__(self, dom: "Domain", points: B.Breakpoints, target: "Target") -> None:
         self.dom = dom
         self.points = points
+        self.target = target
+        self._layout: registers.Layout | None = None
         self.g_thread = 0            # vCPU for register packets (Hg)
         self.c_thread = -1           # vCPU to step (Hc), -1 = the one that stopped
         self.no_ack = False
@@ -67,13 +70,27 @@ class Stub:
         except Exception:   # noqa: BLE001 - one bad packet must not end the session
             return ERROR_REFUSED
 
+    def stopped(self, reply: bytes, vcpu: int) -> None:
+        """The domain stopped (`reply` was or will be sent): register packets are for
+        the vCPU that stopped until gdb says otherwise (Hg), as gdb assumes after a
+        stop reply naming that thread."""
+        self.last_stop = reply
+        self.g_thread = vcpu
+
     def vcpu(self, thread: int | None = None) -> "VCPU":
         index = self.g_thread if thread is None else thread
         return self.dom.vcpus[index if 0 <= index < len(self.dom.vcpus) else 0]
 
     def _reversible(self) -> bool:
         """A deterministic run with checkpoints can go back (hvcore/replay/checkpoints.py)."""
-        return self.dom.replay is not None and self.dom.replay.reverser is not None
+        return self.target.reverser() is not None
+
+    def layout(self) -> registers.Layout:
+        """The register layout of this session: gdb reads the target description once,
+        so the one chosen then (from vCPU 0's mode) stays until gdb connects again."""
+        if self._layout is None:
+            self._layout = self.target.layout(self.vcpu(0))
+        return self._layout
 
     def _step_vcpu(self) -> int:
         return self.c_thread if 0 <= self.c_thread < len(self.dom.vcpus) else -1
@@ -81,42 +98,42 @@ class Stub:
     # ---- registers -------------------------------------------------------------------
     def _read_all(self) -> bytes:
         v = self.vcpu()
-        return b"".join(registers.read(v, r).hex().encode() for r in registers.layout_for(v).regs)
+        return b"".join(self.target.read_register(v, r).hex().encode() for r in self.layout().regs)
 
     def _write_all(self, body: bytes) -> bytes:
         v = self.vcpu()
         data, pos, ok = bytes.fromhex(body.decode()), 0, True
-        for r in registers.layout_for(v).regs:
+        for r in self.layout().regs:
             size = r.bits // 8
             if pos + size > len(data):
                 break
-            ok = registers.write(v, r, data[pos:pos + size]) and ok
+            ok = self.target.write_register(v, r, data[pos:pos + size]) and ok
             pos += size
         return b"OK" if ok else ERROR_REFUSED
 
     def _read_one(self, body: bytes) -> bytes:
         v = self.vcpu()
-        regs = registers.layout_for(v).regs
+        regs = self.layout().regs
         num = int(body, 16)
         if num >= len(regs):
             return ERROR_ARGS
-        return registers.read(v, regs[num]).hex().encode()
+        return self.target.read_register(v, regs[num]).hex().encode()
 
     def _write_one(self, body: bytes) -> bytes:
         v = self.vcpu()
-        regs = registers.layout_for(v).regs
+        regs = self.layout().regs
         num_text, value = body.split(b"=", 1)
         num = int(num_text, 16)
         if num >= len(regs):
             return ERROR_ARGS
         data = bytes.fromhex(value.decode())
-        return b"OK" if registers.write(v, regs[num], data) else ERROR_REFUSED
+        return b"OK" if self.target.write_register(v, regs[num], data) else ERROR_REFUSED
 
     # ---- memory ----------------------------------------------------------------------
     def _read_memory(self, body: bytes) -> bytes:
         addr, length = (int(x, 16) for x in body.split(b","))
         try:
-            return guest_memory.read(self.vcpu(), addr, min(length, PACKET_SIZE // 2)).hex().encode()
+            return self.target.read_memory(self.vcpu(), addr, min(length, PACKET_SIZE // 2)).hex().encode()
         except guest_memory.Unmapped:
             return ERROR_MEMORY
 
@@ -135,7 +152,7 @@ class Stub:
         if not data:
             return b"OK"                # gdb's probe for X support
         try:
-            guest_memory.write(self.vcpu(), addr, data)
+            self.target.write_memory(self.vcpu(), addr, data)
         except guest_memory.Unmapped:
             return ERROR_MEMORY
         return b"OK"
@@ -193,12 +210,11 @@ class Stub:
             return b"QC%x" % (self.g_thread + 1)
         if body.startswith(b"ThreadExtraInfo,"):
             v = self.vcpu(self._thread(body.split(b",")[1]))
-            mode = "kernel" if v.in_kernel() else "user"
-            return f"vcpu{v.id} ({mode}{', blocked' if v.state.blocked else ''})".encode().hex().encode()
+            return self.target.thread_info(v).encode().hex().encode()
         if body == b"Attached":
             return b"1"            # quitting gdb detaches; the domain goes on
         if body.startswith(b"Rcmd,"):
-            text = monitor.run(self.dom, bytes.fromhex(body[5:].decode()).decode(errors="replace"))
+            text = self.target.monitor(bytes.fromhex(body[5:].decode()).decode(errors="replace"))
             self.output.append(b"O" + text.encode().hex().encode())
             return b"OK"
         if body.startswith(b"Symbol"):
@@ -210,7 +226,7 @@ class Stub:
         if annex != b"target.xml":
             return b"E00"
         offset, length = (int(x, 16) for x in window.split(b","))
-        xml = registers.target_xml(registers.layout_for(self.vcpu()))
+        xml = registers.target_xml(self.layout())
         chunk = xml[offset:offset + length]
         return (b"m" if offset + length < len(xml) else b"l") + chunk
 

@@ -43,6 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="time and events from instruction counts (hvcore/replay/hvm.py)")
     parser.add_argument("--record", default=None, help="write the outside events to FILE")
     parser.add_argument("--replay", default=None, help="apply the outside events of FILE")
+    parser.add_argument("--gdb", type=int, default=None, help="serve gdb on 127.0.0.1:PORT")
+    parser.add_argument("--gdb-wait", action="store_true", help="stop before the first instruction")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -91,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for v in dom.vcpus:                # a send from dom0 or a peer stops the guest at once
             v.engine.watch_doorbell(dom.inbox.doorbell_address)
+    if args.gdb is not None and not _open_gdb(dom, args, sock):
+        return 2
     _hand_over(sock, dom, xen, args)
+    if dom.debugger is not None:
+        dom.debugger.start()
     if xen.dom.replay is not None:
         from hvcore.replay.hvm import watch_store_kicks
         watch_store_kicks(dom)
@@ -103,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if xen.dom.replay is not None:
             xen.dom.replay.close(dom.shutdown_reason or "hypervisor error")
+    if dom.debugger is not None:
+        dom.debugger.domain_ended(reason, dom.exit_code)
     message = {"event": "shutdown", "reason": reason, "crash_report": dom.crash_report,
                "hypercalls": sum(v.hypercalls_made for v in xen.views),
                "traps": sum(v.traps_taken for v in dom.vcpus)}
@@ -125,6 +133,19 @@ def _start_replay(dom, args: argparse.Namespace, sock: socket.socket):
         send(sock, {"event": "error", "message": str(err)})
         return None
     return run_deterministic
+
+
+def _open_gdb(dom, args: argparse.Namespace, sock: socket.socket) -> bool:
+    """The gdb server (hvcore/gdb/), before the first instruction; False after telling
+    the host why not (one line)."""
+    from hvcore.gdb.server import GdbServer
+    try:
+        dom.debugger = GdbServer(dom, args.gdb, args.gdb_wait)
+    except OSError as err:
+        send(sock, {"event": "error",
+                    "message": f"gdb: cannot listen on 127.0.0.1:{args.gdb}: {err.strerror}"})
+        return False
+    return True
 
 
 def build_options(args: argparse.Namespace) -> list[str]:
@@ -163,7 +184,8 @@ def _hand_over(sock: socket.socket, dom, xen, args: argparse.Namespace) -> None:
     from hvcore.host.peers import HostLink
     message = {"event": "built", "hvm": True, "domid": dom.domid, "nr_pages": dom.nr_pages,
                "pid": os.getpid(), "vcpus": len(dom.vcpus),
-               "deterministic": xen.dom.replay is not None}
+               "deterministic": xen.dom.replay is not None,
+               "gdb_port": dom.debugger.port if dom.debugger is not None else None}
     fds = [dom.ram.fd, dom.inbox.fd, dom.inbox.eventfd]
     xen.dom.inbox, xen.dom.host = dom.inbox, HostLink(sock)
     if xen.rings:

@@ -9,7 +9,7 @@ import select
 import time
 from typing import TYPE_CHECKING
 
-from hvcore.inbox import SAVE
+from hvcore.inbox import GDB_LISTEN, SAVE
 from hvcore.scheduler import SLICE_US
 
 if TYPE_CHECKING:
@@ -28,6 +28,9 @@ def apply_requests(dom: "HvmDomain") -> None:
         elif req.kind == SAVE:              # hv save: between slices, as a PV domain
             from hvcore.snapshot.process import save_hvm
             save_hvm(dom, keep_running=bool(req.port))
+        elif req.kind == GDB_LISTEN:        # hv gdbserver
+            from hvcore.gdb.attach import listen
+            listen(dom, req.port)
         elif dom.xen is not None:           # event channels: the host's and peers' sends
             from hvcore.hypercalls.event_channel_op import peer_event
             peer_event(dom.xen.dom, req.kind, req.port, req.arg)
@@ -40,6 +43,9 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             return "timeout"
+        if dom.debugger is not None:
+            dom.debugger.checkpoint()       # all-stop: parked here while gdb holds the domain
+            now = time.monotonic()
         apply_requests(dom)
         dom.route_input()
         dom.io.tick(now)
@@ -47,16 +53,21 @@ def run_hvm_domain(dom: "HvmDomain", deadline: float | None = None) -> str:
             dom.xen.between_slices()        # Xen timers (VIRQ_TIMER), time records
         ran = False
         for v in dom.vcpus:
-            if v.runnable():
+            if v.runnable() and not debugger_stops(dom):
                 v.run_slice(_slice_us(dom, now))
                 ran = True
         dom.flush_console(whole_lines=ran)     # idle (waiting): a prompt goes out too
-        if not ran and dom.running:
+        if not ran and dom.running and not debugger_stops(dom):
             _sleep(dom, deadline)
     if dom.cga is not None:
         dom.cga.tick(time.monotonic())      # what the screen shows last
     dom.flush_console()
     return dom.shutdown_reason or "crash"
+
+
+def debugger_stops(dom: "HvmDomain") -> bool:
+    """A breakpoint hit or gdb asked for a stop: no other vCPU runs before it parks."""
+    return dom.debugger is not None and dom.debugger.wants_stop()
 
 
 def _slice_us(dom: "HvmDomain", now: float) -> int:

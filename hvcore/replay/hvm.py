@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hvcore.inbox import SAVE, Request
+from hvcore.inbox import GDB_LISTEN, SAVE, Request
 from hvcore.replay.clock import InsnCounter, InstructionClock, hook_tsc_reads
 from hvcore.replay.record import (CONSOLE_INPUT, STORE_ANSWER_S, Event, RecordError,
                                   Session, load)
@@ -100,21 +100,24 @@ def run_deterministic(dom: "HvmDomain", deadline: float | None = None) -> str:
 
 
 def _run(dom: "HvmDomain", deadline: float | None) -> str:
+    from hvcore.hvm.run import debugger_stops
     session: HvmSession = dom.xen.dom.replay
     clock = session.clock
     while dom.running:
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
+        if dom.debugger is not None:
+            dom.debugger.checkpoint()                 # parked while gdb holds the domain
         session.apply_requests()
         dom.route_input()
         ran = False
         for v in dom.vcpus:
             _between_turns(dom, clock)
-            if dom.running and v.runnable():
+            if dom.running and v.runnable() and not debugger_stops(dom):
                 v.run_slice(_turn(dom, clock))
                 ran = True
         dom.flush_console()
-        if not ran and dom.running:
+        if not ran and dom.running and not debugger_stops(dom):
             session.idle(deadline)
     if dom.cga is not None:
         dom.cga.tick(clock.tsc_now() / 1e9)           # what the screen shows last
@@ -178,6 +181,9 @@ class HvmSession(Session):
             elif req.kind == SAVE:                   # hv save: not guest-visible
                 from hvcore.snapshot.process import save_hvm
                 save_hvm(self.hvm, keep_running=bool(req.port))
+            elif req.kind == GDB_LISTEN:             # nor is the debugger
+                from hvcore.gdb.attach import listen
+                listen(self.hvm, req.port)
             else:
                 requests.append(req)
         if requests:

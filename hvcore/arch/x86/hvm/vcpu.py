@@ -150,13 +150,33 @@ class HvmVcpu:
                     if not halt.stopped_by_request(self.engine) and self._after_hlt():
                         self.halted = True
                     return
-                self.traps_taken += 1
-                try:
-                    self._handle_exit(exit)
-                except Exception as bug:   # noqa: BLE001 - must not take the process down
-                    from hvcore.crash import describe_bug
-                    self.domain.crash_vcpu(self, "hypervisor bug: " + describe_bug(bug))
+                if not self._serve_exit(exit):
                     return
+
+    def _serve_exit(self, exit: eng.Exit) -> bool:
+        """An exit handled; False if that was a hypervisor bug (the domain crashed)."""
+        self.traps_taken += 1
+        try:
+            self._handle_exit(exit)
+        except Exception as bug:   # noqa: BLE001 - must not take the process down
+            from hvcore.crash import describe_bug
+            self.domain.crash_vcpu(self, "hypervisor bug: " + describe_bug(bug))
+            return False
+        return True
+
+    def step_instruction(self) -> None:
+        """One guest instruction and its exit, if any (gdb's stepi). No interrupt is
+        taken first (as QEMU's gdbstub steps, with IRQs held off); a `hlt` stepped
+        over halts the vCPU as in a run."""
+        self.domain.put_pages_right()
+        self.engine.stop_address = self._until()
+        linear = self.state.segment(CS).base + self.rip
+        exit = self.engine.step(self.rip)
+        if exit.kind in (eng.EXIT_TIMEOUT, eng.EXIT_STOPPED):
+            here = self.state.segment(CS).base + self.rip
+            self.halted = here == linear + 1 and self._after_hlt()
+            return
+        self._serve_exit(exit)
 
     def _until(self) -> int:
         """The run's `until` address. The engine translates the byte before it when a
