@@ -897,6 +897,12 @@ def write_doc(path: Path, rows: list[Row], machine: dict, quick: bool, settings:
         " by the guest's own clock; persistent grants, blkback in `hv run`'s process reading"
         " and writing the file straight into the granted pages (preadv/pwritev).",
         TRACE_TEXT,
+        "- **Debugging** (tools/bench_debug.py): bench_loop (pv64) with a gdb server"
+        " listening, then with one breakpoint, then one write watchpoint, on a function"
+        " the loop never reaches (set through the server's own table, as gdb's Z packets"
+        " are), each paired with an undebugged run; the ratio of loop speeds. A"
+        " watchpoint makes the engine check every store (a ranged memory hook), which is"
+        " why it has no target.",
         f"- Guests get {GUEST_MEMORY_MIB} MiB; a fresh domain (and engine) per run.",
         "",
         "## Machine",
@@ -957,7 +963,14 @@ def _full_run_steps(s: Settings, log):
         ("block pv64", lambda: _rows_or_errors(lambda: bench_block(s, log), block_rows, log)),
         ("grub boot pv64, pv32", lambda: bench_boot_rows(s, log)),
         ("hello boot, scale", lambda: bench_scale_rows(s, log)),
+        ("debugging overhead pv64", lambda: _rows_or_errors(lambda: _debug_rows(s, log),
+                                                            lambda: [], log)),
     ]
+
+
+def _debug_rows(s: Settings, log) -> list[Row]:
+    from tools.bench_debug import bench_debug_rows
+    return bench_debug_rows(s, log)
 
 
 def main(argv: list[str] | None = None) -> int:
