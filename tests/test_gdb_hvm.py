@@ -4,15 +4,19 @@ mode kernel with symbols, a 64-bit PVH kernel that climbs to long mode, SMP vCPU
 threads, Ctrl-C and `hv gdbserver` on tk, our teaching kernel."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, run_hv
 from test_gdb import _finish, _start_hv
+from test_toolstack_cli import host  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 HVM = ROOT / "guests" / "hvm" / "build"
@@ -140,3 +144,62 @@ def test_smp_vcpus_are_threads(built, tmp_path):
 def test_gdb_options_on_hvm_are_one_line_errors(built, tmp_path):
     r = run_hv("run", _config(tmp_path, "hello"), "--gdb-wait")
     assert r.code == 2 and "--gdb" in r.stderr and "Traceback" not in r.stderr
+
+
+def _tk_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "tk.cfg"
+    cfg.write_text(f'name = "tk"\ntype = "hvm"\nmemory = 64\n'
+                   f'disk = [ "{HVM / "tk.img"},raw,hda,ro", "{HVM / "tkfs.img"},raw,hdb,ro" ]\n')
+    return cfg
+
+
+def test_ctrl_c_stops_a_running_hvm_guest_and_kill_ends_it(built, tmp_path):
+    """tk at its shell, waiting for input between timer ticks: Ctrl-C in gdb stops it."""
+    elf = HVM / "tk.elf"
+    proc, port = _start_hv(_tk_config(tmp_path))
+    argv = ["gdb", "-batch", "-nx", str(elf), "-ex", f"target remote 127.0.0.1:{port}"]
+    for c in ("continue", "info symbol $pc", "print ticks > 0", "monitor vcpus", "kill"):
+        argv += ["-ex", c]
+    gdb = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = gdb.stdout.readline()                  # "0x0000fff0 in ?? ()": connected
+    time.sleep(2.5)                                # booted to the shell by now
+    gdb.send_signal(signal.SIGINT)
+    out = first + gdb.communicate(timeout=30)[0]
+    code, console, err = _finish(proc)
+    assert "received signal SIGINT" in out, out
+    assert "in section .text" in out and "$1 = 1" in out, out
+    assert re.search(r"vcpu0: (halted|runnable), protected mode", out), out
+    assert code == 1 and "killed from gdb" in err, err
+    assert "tk shell" in console, console
+
+
+def test_gdbserver_on_a_running_hvm_domain(built, host):
+    """`hv gdbserver` for tk under `hv up`: break on a C function of the kernel."""
+    hv, tmp = host
+    elf = HVM / "tk.elf"
+    assert hv("create", _tk_config(tmp)).code == 0
+    first = hv("gdbserver", "tk", "0")
+    assert first.code == 0, first.stderr
+    port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", first.stdout).group(1))
+    out = _gdb(elf, port, "break trap", "continue", "print tf->vector >= 32", "bt 1",
+               "info threads", "monitor info", "detach")
+    assert "Breakpoint 1, trap (tf=" in out and "$1 = 1" in out, out
+    assert "Thread 1 (vcpu0 (protected mode" in out, out
+    assert re.search(r"d\d+ \(tk\): HVM, PC \(firmware\), 16384 pages, 1 vCPUs, running", out), out
+    assert [d["name"] for d in json.loads(hv("list", "-l").stdout)] == ["tk"]   # runs on
+    assert hv("destroy", "tk").code == 0
+
+
+def test_the_layout_follows_the_mode_at_each_connection(built, tmp_path):
+    """gdb reads the target description when it connects: at reset real mode (i8086),
+    after gdb detached and tk booted on, protected mode (i386) for the next gdb."""
+    proc, port = _start_hv(_tk_config(tmp_path))
+    first = _gdb(None, port, "show architecture", "print/x $eip", "detach")
+    time.sleep(2.0)
+    again = _gdb(HVM / "tk.elf", port, "show architecture", "print/x $cs",
+                 "info registers cr0", "kill")
+    code, console, err = _finish(proc)
+    assert 'currently "i8086"' in first and "$1 = 0xfff0" in first, first
+    assert 'currently "i386"' in again and "$1 = 0x8" in again, again
+    assert re.search(r"^cr0\s+0x8\w{6}[13579bdf]\s", again, re.M), again      # PG and PE
+    assert code == 1 and "tk shell" in console, err + console
