@@ -212,13 +212,29 @@ def test_the_layout_follows_the_mode_at_each_connection(built, tmp_path):
     assert code == 1 and "tk shell" in console, err + console
 
 
-def test_deterministic_hvm_run_under_gdb_without_reverse_execution(built):
-    """The deterministic run loop parks for gdb too; going back is not offered for HVM
-    guests yet, and gdb says so in one line."""
-    elf = PVH / "pvh32.elf"
+@pytest.mark.parametrize("image", ["pvh32", "pvh64"])
+def test_pvh_reverse_stepi_and_reverse_continue(built, image):
+    """A deterministic PVH run under gdb: to kmain, then to the event channel upcall,
+    a watch stops right after `upcalls++`; reverse-stepi undoes it (pc back to the
+    store, upcalls 0 again); reverse-continue goes back to the upcall's entry, then to
+    kmain, then to the start of the history; forward to the end with each console line
+    (port E9, console_io, the PV console ring) printed once."""
+    elf = PVH / f"{image}.elf"
     proc, port = _start_hv(elf, "--type", "pvh", "--deterministic")
-    out = _gdb(elf, port, "break kmain", "continue", "stepi", "reverse-stepi", "continue")
+    out = _gdb(elf, port, "break kmain", "break evtchn_upcall", "continue", "continue",
+               "print upcalls", "watch upcalls", "continue", "print/x $pc", "print upcalls",
+               "delete 3", "reverse-stepi", "print/x $pc", "print upcalls",
+               "reverse-continue", "print upcalls", "reverse-continue", "print upcalls",
+               "reverse-continue", "delete", "continue", timeout=120)
     code, console, err = _finish(proc)
-    assert "Breakpoint 1, kmain (" in out, out
-    assert "Target remote does not support this command." in out, out
+    values = re.findall(r"^\$\d+ = (\S+)", out, re.M)
+    assert values[0] == "0" and values[2] == "1", out
+    after, before = int(values[1], 16), int(values[3], 16)
+    assert 0 < after - before <= 15 and values[4] == "0", out      # the store undone
+    assert out.count("Breakpoint 2, evtchn_upcall () at pvh.c") == 2, out
+    assert out.count("Breakpoint 1, kmain (") == 2 and values[5:7] == ["0", "0"], out
+    assert "No more reverse-execution history." in out, out
     assert "exited normally" in out and code == 0, err + console
+    for line in ("hello via console_io", "hello over the PV console ring",
+                 "event: port 3 delivered", "xenstore: name = ", "pvh: all done"):
+        assert console.count(line) == 1, console

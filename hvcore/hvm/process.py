@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             v.engine.watch_doorbell(dom.inbox.doorbell_address)
     if args.gdb is not None and not _open_gdb(dom, args, sock):
         return 2
+    if dom.debugger is not None and xen.dom.replay is not None:
+        from hvcore.replay.hvm import allow_going_back
+        allow_going_back(dom)              # one vCPU: gdb may step backwards
     _hand_over(sock, dom, xen, args)
     if dom.debugger is not None:
         dom.debugger.start()

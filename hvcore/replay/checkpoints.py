@@ -1,11 +1,12 @@
 """Reverse execution for gdb (`reverse-stepi`, `reverse-continue`) in a deterministic run.
 
 While a debugger serves a deterministic domain, the run loop keeps in-process
-checkpoints: at the start of a scheduler round (between slices), one before the first
-instruction and then one each CHECKPOINT_EVERY clock units. A checkpoint is the domain as
-hvcore/snapshot/pv.py captures it (memory, page types, channels, vCPU and Xen state),
-each engine's whole saved context, the instruction counters and the replay session's
-place in its event log. Going back to clock value T means: restore the latest checkpoint
+checkpoints: at the start of a round (between slices), one before the first instruction
+and then one each CHECKPOINT_EVERY clock units. A checkpoint is the domain as its kind's
+snapshot code captures it (`DomainKind`: hvcore/snapshot/pv.py for PV, memory, page
+types, channels, vCPU and Xen state; hvcore/snapshot/hvm.py for HVM and PVH, memory,
+CPUs, devices and the Xen side), each engine's whole saved context, the instruction
+counters and the replay session's place in its event log. Going back to clock value T means: restore the latest checkpoint
 at or before T, then run forward, re-applying the logged outside events at their points,
 until the clock is exactly T (the counters' limit stops the vCPU there).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from hvcore.domain import Domain
@@ -26,6 +27,22 @@ if TYPE_CHECKING:
 
 CHECKPOINT_EVERY = 20_000_000        # clock units (instructions) between checkpoints
 MAX_CHECKPOINTS = 64                 # beyond, every other one goes (the first stays)
+
+
+@dataclass(frozen=True)
+class DomainKind:
+    """What going back needs from a kind of domain (PV, or HVM/PVH: hvcore/replay/hvm.py)."""
+    capture: Callable[[Any], "DomainSnapshot"]
+    restore: Callable[[Any, "DomainSnapshot"], None]   # all but time: the clock is ours
+    one_round: Callable[[Any], None]                   # a deterministic round of its run loop
+    pc: Callable[[Any], int]                           # a vCPU's address as its code hooks see it
+
+
+def pv_kind() -> DomainKind:
+    from hvcore.scheduler import run_round
+    from hvcore.snapshot.pv import capture_state, restore_state
+    return DomainKind(capture_state, restore_state, lambda dom: run_round(dom, None),
+                      lambda v: v.rip)
 
 
 @dataclass
@@ -38,9 +55,10 @@ class Checkpoint:
 
 
 class Reverser:
-    def __init__(self, dom: "Domain", session: "Session") -> None:
+    def __init__(self, dom: "Domain", session: "Session", kind: DomainKind | None = None) -> None:
         self.dom = dom
         self.session = session
+        self.kind = kind or pv_kind()
         self.checkpoints: list[Checkpoint] = []
 
     # ---- taking checkpoints (the run loop, at the top of a round) ---------------------
@@ -55,9 +73,8 @@ class Reverser:
             self.checkpoints = self.checkpoints[:1] + self.checkpoints[2::2]
 
     def _take(self, now: int) -> Checkpoint:
-        from hvcore.snapshot.pv import capture_state
         engines = [v.engine for v in self.dom.vcpus]
-        return Checkpoint(now, capture_state(self.dom), [e.uc.context_save() for e in engines],
+        return Checkpoint(now, self.kind.capture(self.dom), [e.uc.context_save() for e in engines],
                           [c.count for c in self.session.clock.counters],
                           self.session.save_position())
 
@@ -91,7 +108,7 @@ class Reverser:
         """(clock, hit) of every debugger stop in [checkpoint `index`, end)."""
         self._restore(self.checkpoints[index])
         hits: list[tuple[int, "Hit"]] = []
-        passing = let_pass(self.dom)
+        passing = let_pass(self.dom, self.kind.pc)
 
         def note() -> None:
             hit = passing()
@@ -103,35 +120,37 @@ class Reverser:
     def go_to(self, target: int) -> None:
         index = bisect.bisect_right([c.clock for c in self.checkpoints], target) - 1
         self._restore(self.checkpoints[max(index, 0)])
-        self._run_until(target, let_pass(self.dom))
+        self._run_until(target, let_pass(self.dom, self.kind.pc))
 
     def _restore(self, cp: Checkpoint) -> None:
-        from hvcore.snapshot.pv import restore_state
         self.session.note_high_water()
-        restore_state(self.dom, cp.snap)
-        for v, ctx, count in zip(self.dom.vcpus, cp.contexts, cp.counts):
-            v.engine.uc.context_restore(ctx)
-            v.engine.uc.ctl_flush_tb()       # memory went back: so does translated code
-            v.flush_tlb()
+        # the clock first: HVM devices load their timers relative to it
+        for v, count in zip(self.dom.vcpus, cp.counts):
             v.engine.icount.count = count
         self.session.restore_position(cp.session)
+        self.kind.restore(self.dom, cp.snap)
+        for v, ctx in zip(self.dom.vcpus, cp.contexts):
+            v.engine.uc.context_restore(ctx)
+            v.engine.uc.ctl_flush_tb()       # memory went back: so does translated code
+            v.engine.flush_tlb()
+            if hasattr(v, "flush_tlb"):
+                v.flush_tlb()                # a PV vCPU's own translation cache
 
     def _run_until(self, target: int, on_stop: Callable[[], None]) -> None:
-        """Scheduler rounds until the clock is `target` (or the domain ends)."""
-        from hvcore.scheduler import run_round
+        """Rounds of the run loop until the clock is `target` (or the domain ends)."""
         session, dom = self.session, self.dom
         session.stop_clock = target
         try:
             while dom.running and session.clock.tsc_now() < target:
-                run_round(dom, None)
+                self.kind.one_round(dom)
                 on_stop()
         finally:
             session.stop_clock = None
 
 
-def let_pass(dom: "Domain") -> Callable[[], "Hit | None"]:
+def let_pass(dom: "Domain", pc: Callable[[Any], int]) -> Callable[[], "Hit | None"]:
     """For re-execution: a breakpoint or watchpoint that stopped a vCPU is let pass, and
-    returned (None: no debugger stop)."""
+    returned (None: no debugger stop). `pc`: where the vCPU's code hooks see it."""
     from hvcore.gdb.breakpoints import WATCH_WRITE
 
     def check() -> "Hit | None":
@@ -140,6 +159,6 @@ def let_pass(dom: "Domain") -> Callable[[], "Hit | None"]:
             return None
         hit, points.hit = points.hit, None
         if hit.kind < WATCH_WRITE:           # a code breakpoint: run its instruction once
-            points.pass_once(hit.vcpu, dom.vcpus[hit.vcpu].rip)
+            points.pass_once(hit.vcpu, pc(dom.vcpus[hit.vcpu]))
         return hit
     return check

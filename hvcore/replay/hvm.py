@@ -41,6 +41,7 @@ from hvcore.replay.record import (CONSOLE_INPUT, STORE_ANSWER_S, Event, RecordEr
 
 if TYPE_CHECKING:
     from hvcore.hvm.domain import HvmDomain
+    from hvcore.replay.checkpoints import DomainKind
 
 QUANTUM = 1_000_000          # instructions a turn (the PV slice's 10 ms, as clock.py counts)
 MIN_TURN = 100               # a deadline closer than this still gets a short turn
@@ -100,29 +101,38 @@ def run_deterministic(dom: "HvmDomain", deadline: float | None = None) -> str:
 
 
 def _run(dom: "HvmDomain", deadline: float | None) -> str:
-    from hvcore.hvm.run import debugger_stops
     session: HvmSession = dom.xen.dom.replay
-    clock = session.clock
     while dom.running:
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
         if dom.debugger is not None:
             dom.debugger.checkpoint()                 # parked while gdb holds the domain
-        session.apply_requests()
-        dom.route_input()
-        ran = False
-        for v in dom.vcpus:
-            _between_turns(dom, clock)
-            if dom.running and v.runnable() and not debugger_stops(dom):
-                v.run_slice(_turn(dom, clock))
-                ran = True
-        dom.flush_console()
-        if not ran and dom.running and not debugger_stops(dom):
-            session.idle(deadline)
+        run_round(dom, deadline)
     if dom.cga is not None:
-        dom.cga.tick(clock.tsc_now() / 1e9)           # what the screen shows last
+        dom.cga.tick(session.clock.tsc_now() / 1e9)   # what the screen shows last
     dom.flush_console()
     return dom.shutdown_reason or "crash"
+
+
+def run_round(dom: "HvmDomain", deadline: float | None) -> None:
+    """One round: outside events, then a turn for each runnable vCPU, or time skips on
+    (the Reverser re-executes by these rounds: hvcore/replay/checkpoints.py)."""
+    from hvcore.hvm.run import debugger_stops
+    session: HvmSession = dom.xen.dom.replay
+    clock = session.clock
+    if session.reverser is not None:
+        session.reverser.maybe_take()                 # gdb may want to come back here
+    session.apply_requests()
+    dom.route_input()
+    ran = False
+    for v in dom.vcpus:
+        _between_turns(dom, clock)
+        if dom.running and v.runnable() and not debugger_stops(dom):
+            v.run_slice(_turn(dom, clock))
+            ran = True
+    dom.flush_console()
+    if not ran and dom.running and not debugger_stops(dom):
+        session.idle(deadline)
 
 
 def _between_turns(dom: "HvmDomain", clock: InstructionClock) -> None:
@@ -233,8 +243,8 @@ class HvmSession(Session):
         if wake is None:
             self._wait_inbox(IDLE_PACE_S, deadline)
             return
-        if not self.replaying and self._wait_inbox(min(IDLE_PACE_S, (wake - now) / 1e9),
-                                                   deadline):
+        paced = not self.replaying and not self.reexecuting()   # (gdb went back: not again)
+        if paced and self._wait_inbox(min(IDLE_PACE_S, (wake - now) / 1e9), deadline):
             return                                     # something came: take it first
         self.clock.skip_to(wake)
 
@@ -242,6 +252,33 @@ class HvmSession(Session):
         if self.dom.inbox is None and self.hvm.inbox is not None:
             self.dom.inbox = self.hvm.inbox
         return super()._wait_inbox(seconds, deadline)
+
+
+# ---- going back (gdb's reverse-stepi / reverse-continue) ------------------------------------
+def hvm_kind() -> "DomainKind":
+    """What hvcore/replay/checkpoints.py's Reverser needs of an HVM or PVH domain."""
+    from hvcore.gdb.hvm import linear_pc
+    from hvcore.replay.checkpoints import DomainKind
+    from hvcore.snapshot.hvm import capture_hvm, restore_hvm_state
+    return DomainKind(capture_hvm, restore_hvm_state, lambda dom: run_round(dom, None),
+                      linear_pc)
+
+
+def allow_going_back(dom: "HvmDomain") -> None:
+    """gdb serves a deterministic domain of one vCPU (several: going back to a point
+    between two vCPUs' turns is not done, so gdb is not offered it): keep checkpoints,
+    and hold back the console output a re-execution makes again (the first pass gave it)."""
+    from hvcore.replay.checkpoints import Reverser
+    session: HvmSession = dom.xen.dom.replay
+    if dom.debugger is None or session is None or len(dom.vcpus) != 1:
+        return
+    session.reverser = Reverser(dom, session, hvm_kind())
+    write = dom.console_write
+
+    def console(data: bytes) -> None:
+        if not session.output_given():
+            write(data)
+    dom.console_write = console
 
 
 # ---- starting ----------------------------------------------------------------------------

@@ -46,6 +46,8 @@ FORMAT, VERSION = "hvcore-record", 1
 CONSOLE_INPUT = 0x100        # inbox request kind (as hvcore/hvm/run.py's): `port` bytes in `arg`
 HOST_ANSWER_S = 10.0         # how long a replay waits for the live host's same request
 STORE_ANSWER_S = 2.0         # a blocked domain that asked xenstore waits this long for it
+HOST_TAKES_S = 1.0           # going back: how long the host may take to read the rings
+XS_REQ_CONS = 2048           # xenstore_domain_interface: req_cons, then req_prod
 
 
 class RecordError(Exception):
@@ -115,10 +117,12 @@ class Session:
     stop_clock: int | None = None                    # re-execution: stop exactly there
     high_water: int = 0                              # the furthest the run has been
     reverser: "Reverser | None" = None               # gdb's way back (checkpoints.py)
+    frontier_rings: dict[int, bytes] = field(default_factory=dict)  # at high_water (below)
 
     # ---- between slices ----------------------------------------------------------
     def apply_requests(self) -> None:
         """The scheduler's round starts: apply what is due now."""
+        self._back_at_frontier()
         requests = self._drain()
         if self.replaying and not self.from_file and self.cursor >= len(self.log):
             self.replaying = False           # re-executed up to the present: live again
@@ -248,8 +252,11 @@ class Session:
 
     def _limit_next(self) -> None:
         """Replaying: no slice runs past the next event's clock value (nor, going back,
-        past the point gdb asked for)."""
+        past the point gdb asked for, nor, run again, past the furthest the first pass
+        got: output gathered in a slice is then all given before, or all new)."""
         stops = [self.stop_clock] if self.stop_clock is not None else []
+        if self.reexecuting():
+            stops.append(self.high_water)
         if self.replaying and self.cursor < len(self.log):
             stops.append(self.log[self.cursor].at)
         if not stops:
@@ -275,11 +282,56 @@ class Session:
         self.replaying = self.from_file or self.cursor < len(self.log)
 
     def note_high_water(self) -> None:
-        self.high_water = max(self.high_water, self.clock.tsc_now())
+        """Going back: remember how far the run got, and the console and xenstore ring
+        pages as they were there, with what the host wrote in them (its consumer and
+        producer indexes, xenstore's answers), which re-execution does not make again."""
+        now = self.clock.tsc_now()
+        if now >= self.high_water:
+            self.high_water = now
+            self._await_host_taken()
+            self.frontier_rings = {pfn: bytes(self._page(pfn)) for pfn in self._ring_pfns()}
+
+    def _await_host_taken(self) -> None:
+        """The host takes console output and xenstore requests on its own time: let it
+        have taken what it was told of (at most HOST_TAKES_S), so that the rings kept
+        say so and it is not taken again."""
+        from hvcore.console_ring import OUT_CONS, OUT_PROD
+        from hvcore.shared_word import load_u32
+        pairs = [(self.dom.console_pfn, OUT_CONS, OUT_PROD),
+                 (self.dom.store_pfn, XS_REQ_CONS, XS_REQ_CONS + 4)]
+        end = time.monotonic() + HOST_TAKES_S
+        for pfn, cons, prod in pairs:
+            base = pfn * PAGE_SIZE
+            while pfn and time.monotonic() < end and \
+                    load_u32(self.dom.ram.map, base + cons) != load_u32(self.dom.ram.map, base + prod):
+                time.sleep(0.005)
+
+    def _back_at_frontier(self) -> None:
+        """Re-executed up to the high-water mark exactly (slices stop there): the guest
+        wrote its rings as the first time; the host's part is put back, so the host does
+        not take the output again nor the guest miss an answer."""
+        if not self.frontier_rings or self.clock.tsc_now() < self.high_water:
+            return
+        if self.clock.tsc_now() == self.high_water:
+            for pfn, data in self.frontier_rings.items():
+                self._page(pfn)[:] = data
+        self.frontier_rings = {}
+
+    def _ring_pfns(self) -> list[int]:
+        return [pfn for pfn in (self.dom.console_pfn, self.dom.store_pfn) if pfn]
+
+    def _page(self, pfn: int) -> memoryview:
+        return memoryview(self.dom.ram.map)[pfn * PAGE_SIZE:(pfn + 1) * PAGE_SIZE]
 
     def reexecuting(self) -> bool:
         """Running again what has run before: its output was given the first time."""
         return self.clock.tsc_now() < self.high_water
+
+    def output_given(self) -> bool:
+        """Output gathered in a slice that ended here was given by the first pass (an
+        HVM domain hands its console's on after each round; `_limit_next` ends a
+        re-executed round at the high-water mark at the latest)."""
+        return 0 < self.high_water and self.clock.tsc_now() <= self.high_water
 
     def _wait_inbox(self, seconds: float, deadline: float | None) -> bool:
         if deadline is not None:

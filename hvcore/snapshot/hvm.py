@@ -94,6 +94,15 @@ def _capture_xen(xen: "XenInterface") -> dict:
 def restore_hvm_into(dom: "HvmDomain", snap: DomainSnapshot) -> None:
     """Make `dom` (built with the snapshot's options) what the snapshot says.
     SnapshotError (one line) if it does not fit."""
+    restore_hvm_state(dom, snap)
+    if snap.domain["xen"] is not None:
+        _restore_time(dom.xen.dom, snap.domain["xen"]["system_time_ns"])
+
+
+def restore_hvm_state(dom: "HvmDomain", snap: DomainSnapshot) -> None:
+    """`restore_hvm_into` but for the Xen side's time, which a caller with a clock of
+    its own (the deterministic one, hvcore/replay/hvm.py) puts back itself, before:
+    the devices load their timers relative to it."""
     _check_fits(dom, snap)
     for region in dom.mem.regions:
         snap.region(region.paddr).write_into(region.view)
@@ -153,4 +162,3 @@ def _restore_xen(xen: "XenInterface", x: dict, vcpus: list[dict]) -> None:
         saved = state["xen"]
         view.state = _guest_state(saved["state"])
         view.upcall_vector, view.hypercalls_made = saved["upcall_vector"], saved["hypercalls_made"]
-    _restore_time(d, x["system_time_ns"])
