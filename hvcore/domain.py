@@ -180,6 +180,8 @@ class Domain:
         return self.shutdown_reason is None
 
     def destroy(self) -> None:
+        for v in self.vcpus:               # its preemption slot (a process has 64)
+            v.engine.close()
         if self.inbox is not None:
             self.inbox.close()
         self.mem.close()
