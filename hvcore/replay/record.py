@@ -22,7 +22,8 @@ The file is JSON lines (docs/user-guide.md): a header
    "cmdline": STR, "vcpus": N}
 then one line per event, `{"at": CLOCK, "console": HEX}` or
 `{"at": CLOCK, "request": [KIND, PORT, ARG]}`, and, if the run ended, `{"end": CLOCK,
-"reason": REASON, "memory_sha256": HEX}` (guest RAM at the end).
+"reason": REASON, "memory_sha256": HEX}` (guest RAM at the end, but its console and
+xenstore ring pages, which the host writes on its own time).
 """
 from __future__ import annotations
 
@@ -49,6 +50,24 @@ STORE_ANSWER_S = 2.0         # a blocked domain that asked xenstore waits this l
 HOST_TAKES_S = 1.0           # going back: how long the host may take to read the rings
 XS_REQ_CONS = 2048           # xenstore_domain_interface: req_cons, then req_prod
 
+
+
+def ram_digest(dom) -> str:
+    """SHA-256 of guest RAM but its console and xenstore ring pages: the host writes
+    those (its consumer index, xenstore's answers) on its own time, so two runs of the
+    same guest may end with them a little apart."""
+    xen = getattr(dom, "xen", None)
+    owners = (dom, xen.dom) if xen is not None else (dom,)
+    skip = sorted({pfn for d in owners for pfn in (getattr(d, "console_pfn", 0),
+                                                  getattr(d, "store_pfn", 0)) if pfn})
+    ram, digest, pos = memoryview(dom.ram.map), hashlib.sha256(), 0
+    for pfn in skip:
+        start = pfn * 4096
+        if pos <= start < len(ram):
+            digest.update(ram[pos:start])
+            pos = start + 4096
+    digest.update(ram[pos:])
+    return digest.hexdigest()
 
 class RecordError(Exception):
     """An unusable record file, or a replay that left its recording (one-line reason)."""
@@ -159,7 +178,7 @@ class Session:
         if self.out is not None:
             # where and in what state it ended: two runs compare by this line
             self._write({"end": self.clock.tsc_now(), "reason": reason,
-                         "memory_sha256": hashlib.sha256(self.dom.ram.map).hexdigest()})
+                         "memory_sha256": ram_digest(self.dom)})
             self.out.close()
             self.out = None
 
