@@ -62,3 +62,12 @@ def test_spec_filters_merge():
     assert spec.code_ranges["insn"] == [(0x1000, 0x2000)] and spec.code_symbols["insn"] == ["main"]
     assert spec.hypercalls == {29, 2} and spec.vectors == {14} and spec.io_ports == [(0x80, 0x81)]
     assert S.for_domain(S.parse("trap:pf,trap"), 1, "a").vectors is None   # unfiltered wins
+
+
+def test_a_hypercall_record_packed_in_two_parts_is_the_same_record():
+    # the traced run loop packs the vCPU's constant part once a slice (hvcore/trace/run_loop.py)
+    from hvcore.trace import format as fmt
+    fields = (fmt.HYPERCALL, 1, 7, fmt.HYPERCALL_BODY.size, 123456789, 17, 5000, -22,
+              1, 2, 3, 4, 5)
+    assert fmt.RECORD_PREFIX.pack(*fields[:4]) + fmt.HYPERCALL_TAIL.pack(*fields[4:]) == \
+        fmt.HYPERCALL_RECORD.pack(*fields)

@@ -43,6 +43,11 @@ IO_RECORD = _record(IO_BODY)
 MMU_RECORD = _record(MMU_BODY)
 SCHED_RECORD = _record(SCHED_BODY)
 
+# A record split where a run loop's records differ: what stays the same for a vCPU
+# (kind, vcpu, domid, payload length), packed once, and the rest from the time on.
+RECORD_PREFIX = struct.Struct("<BBHI")
+HYPERCALL_TAIL = struct.Struct("<Q" + HYPERCALL_BODY.format[1:])
+
 TRAP_KINDS = {1: "syscall", 2: "exception", 3: "invalid", 4: "io_denied", 5: "unmapped",
               6: "other"}
 EVTCHN_OPS = {1: "pending", 2: "upcall"}

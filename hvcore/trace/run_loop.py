@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _TRAP_KINDS = {eng.EXIT_SYSCALL: 1, eng.EXIT_TRAP: 2, eng.EXIT_INVALID: 3,
                eng.EXIT_IO_DENIED: 4, eng.EXIT_UNMAPPED: 5}
-_PACK_HYPERCALL = fmt.HYPERCALL_RECORD.pack
+_PACK_HYPERCALL_TAIL = fmt.HYPERCALL_TAIL.pack
 _HYPERCALL_SIZE = fmt.HYPERCALL_BODY.size
 _MAX_NS = fmt.MAX_DURATION_NS
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
@@ -34,17 +34,19 @@ def run_slice(tr: Tracer, v: "VCPU", slice_us: int) -> None:
     start = now_ns()
     _begin_slice(tr, v, start)
     engine, state, log, out = v.engine, v.state, v.domain.hypercall_log, tr.out
-    run, handle_exit, pack, domid, vcpu = engine.run, traps.handle_exit, _PACK_HYPERCALL, tr.domid, v.id
+    run, handle_exit, pack, domid, vcpu = engine.run, traps.handle_exit, _PACK_HYPERCALL_TAIL, tr.domid, v.id
+    # the part of a hypercall record that is the same all slice, packed once
+    head = fmt.RECORD_PREFIX.pack(fmt.HYPERCALL, vcpu, domid, _HYPERCALL_SIZE)
     inline = v.domain.is_64bit and tr.hypercall_on and tr.spec.hypercalls is None
     mmu_on = tr.mmu_on
     deliver, evtchn_on, code = traps.deliver_pending_events, tr.evtchn_on, tr.code
     timeout, stopped, syscall = eng.EXIT_TIMEOUT, eng.EXIT_STOPPED, eng.EXIT_SYSCALL
     with engine.time_slice(slice_us):
         while v.runnable():
-            if evtchn_on:
-                _deliver_events(tr, v, deliver)
-            else:
+            if not evtchn_on:
                 deliver(v)
+            elif v.upcall_pending and not v.upcall_mask:   # (a call saved when not)
+                _deliver_events(tr, v, deliver)
             exit = run(v.rip)
             t0 = now_ns()
             kind = exit.kind
@@ -56,16 +58,15 @@ def run_slice(tr: Tracer, v: "VCPU", slice_us: int) -> None:
             if not (inline and kind == syscall and state.kernel_mode):
                 _handle(tr, v, exit, t0, traps)
                 continue
-            before = log[-1] if log else None
+            calls = v.hypercalls_made
             handle_exit(v, exit)
             t1 = now_ns()
-            made = log[-1] if log else None
-            if made is not before:
+            if v.hypercalls_made != calls:           # dispatch counted and logged one
+                made = log[-1]
                 result = made.result or 0
-                out.append(pack(fmt.HYPERCALL, vcpu, domid, _HYPERCALL_SIZE, t0, made.nr,
-                                t1 - t0 if t1 - t0 < _MAX_NS else _MAX_NS,
-                                result if _I64_MIN <= result <= _I64_MAX else as_i64(result),
-                                *made.args))
+                out.append(head + pack(t0, made.nr, t1 - t0 if t1 - t0 < _MAX_NS else _MAX_NS,
+                                       result if _I64_MIN <= result <= _I64_MAX
+                                       else as_i64(result), *made.args))
                 if mmu_on and made.nr in MMU_HYPERCALLS:
                     tr.mmu(vcpu, t0, result, requests(v, made.nr, made.args))
     _end_slice(tr, v, start)
