@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
@@ -329,3 +330,12 @@ def _symbols(elffile: ELFFile) -> dict[str, int]:
         if sym.name not in found or info["bind"] != "STB_LOCAL":
             found[sym.name] = sym["st_value"]
     return found
+
+
+def file_symbols(path: str) -> dict[str, int]:
+    """The .symtab of any ELF file (an HVM guest's kernel, for traces); {} if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return _symbols(ELFFile(f))
+    except (OSError, ELFError):
+        return {}

@@ -191,7 +191,7 @@ def cmd_run(args) -> int:
         if hvm is None or not kernel:
             raise BadInput("hv run: --entry32 starts an hvm guest's kernel (type=hvm, kernel=...)")
         hvm.append("--entry32")
-    trace = _trace_request(args, kernel, hvm is not None)
+    trace = _trace_request(args, kernel)
     replay = _replay_request(args, hvm is not None, vcpus)
     start = time.monotonic()
     os.environ[PROGRESS_ENV] = "0.25"       # the domain reports its counts as they move
@@ -411,7 +411,7 @@ def _host_command(args, client) -> int:
         return 0
     if cmd == "create":
         path = os.path.abspath(args.config)
-        trace = _trace_request(args, path, hvm=False, append=True)
+        trace = _trace_request(args, path, append=True)
         reply = client.request("create", start=True, config=path, overrides=args.overrides,
                                trace=trace)
         if args.paused:
@@ -588,12 +588,10 @@ def _console(client, dom) -> int:
     return 0
 
 
-def _trace_request(args, kernel: str, hvm: bool, append: bool = False) -> tuple[str, str] | None:
+def _trace_request(args, kernel: str, append: bool = False) -> tuple[str, str] | None:
     """--trace SPEC --trace-out FILE checked, and the file created (hvcore/trace/cli.py);
     `append` (hv create): an existing trace file is added to."""
     from hvcore.trace.cli import TraceInputError, prepare_run
-    if hvm and args.trace is not None:
-        raise BadInput(f"hv {args.command}: --trace: PV guests only, for now")
     try:
         return prepare_run(args.trace, args.trace_out, kernel, append)
     except TraceInputError as err:

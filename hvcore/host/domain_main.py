@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if dom.debugger is not None and dom.replay is not None and len(dom.vcpus) == 1:
         from hvcore.replay.checkpoints import Reverser
         dom.replay.reverser = Reverser(dom, dom.replay)
-    if args.trace is not None and not _start_trace(dom, args, sock):
+    if args.trace is not None and not start_trace(dom, args, sock):
         return 2
     send(sock, {"event": "built", "domid": dom.domid, "nr_pages": dom.nr_pages,
                 "console_pfn": dom.console_pfn, "store_pfn": dom.store_pfn,
@@ -184,14 +184,15 @@ def _exit_with_host(domid: int, every: float = 0.25) -> None:
     threading.Thread(target=watch, name="hv-host-watch", daemon=True).start()
 
 
-def _start_trace(dom, args, sock: socket.socket) -> bool:
-    """The domain's tracer, if the spec has items for it (False: error sent)."""
+def start_trace(dom, args, sock: socket.socket, make=None) -> bool:
+    """The domain's tracer, if the spec has items for it (False: error sent); `make`
+    (dom, spec, path, spec_text) builds it for domains other than PV (hvcore/hvm)."""
     from hvcore.trace.spec import SpecError, for_domain, parse
     from hvcore.trace.tracer import Tracer, TraceSetupError
     try:
         spec = for_domain(parse(args.trace), dom.domid, dom.name)
         if spec is not None:
-            dom.tracer = Tracer(dom, spec, args.trace_out, args.trace)
+            dom.tracer = (make or Tracer)(dom, spec, args.trace_out, args.trace)
     except (SpecError, TraceSetupError) as err:
         send(sock, {"event": "error", "message": f"trace: {err}"})
         return False

@@ -341,8 +341,6 @@ class Host:
         if cfg.type not in ("pv", "pvh", "hvm"):
             return {"ok": False, "error": f"type '{cfg.type}' is not supported (pv, pvh or hvm)"}
         trace = req.get("trace")          # [SPEC, FILE]: hv create --trace (file made by hv)
-        if cfg.type != "pv" and trace:
-            return {"ok": False, "error": "--trace follows pv domains only"}
         return self._start(cfg, tuple(trace) if trace else None)
 
     def _start(self, cfg, trace: tuple[str, str] | None = None) -> dict:

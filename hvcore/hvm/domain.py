@@ -84,6 +84,9 @@ class HvmDomain:
     xen: object = None              # its Xen side (hvcore/hvm/xen.py): hypercalls, rings
     physmap: GuestPhysMap | None = None  # what the engines map: RAM, A20, pages over it
     build_options: list[str] = field(default_factory=list)   # its process's (for snapshots)
+    # `--trace` (hvcore/trace/hvm.py): None unless asked; the run loop checks it per slice
+    tracer: object = None
+    symbols: dict[str, int] = field(default_factory=dict)    # a direct-booted kernel's .symtab
 
     @property
     def nr_pages(self) -> int:

@@ -45,6 +45,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--replay", default=None, help="apply the outside events of FILE")
     parser.add_argument("--gdb", type=int, default=None, help="serve gdb on 127.0.0.1:PORT")
     parser.add_argument("--gdb-wait", action="store_true", help="stop before the first instruction")
+    parser.add_argument("--trace", default=None, help="what to trace (hvcore/trace/spec.py)")
+    parser.add_argument("--trace-out", default=None, help="the trace file (created by the host)")
     args, _unknown = parser.parse_known_args(argv)
     return args
 
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             v.engine.watch_doorbell(dom.inbox.doorbell_address)
     if args.gdb is not None and not _open_gdb(dom, args, sock):
         return 2
+    if args.trace is not None and not _start_trace(dom, args, sock):
+        return 2
     if dom.debugger is not None and xen.dom.replay is not None:
         from hvcore.replay.hvm import allow_going_back
         allow_going_back(dom)              # one vCPU: gdb may step backwards
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reason = run(dom)
     finally:
+        if dom.tracer is not None:         # what is buffered reaches the file, even on a bug
+            dom.tracer.close(dom.shutdown_reason or "hypervisor error")
         if xen.dom.replay is not None:
             xen.dom.replay.close(dom.shutdown_reason or "hypervisor error")
     if dom.debugger is not None:
@@ -149,6 +155,21 @@ def _open_gdb(dom, args: argparse.Namespace, sock: socket.socket) -> bool:
                     "message": f"gdb: cannot listen on 127.0.0.1:{args.gdb}: {err.strerror}"})
         return False
     return True
+
+
+def _start_trace(dom, args: argparse.Namespace, sock: socket.socket) -> bool:
+    """The domain's tracer, if the spec has items for it, after the replay's
+    instruction counter (it must be the engine's first hook); False after telling the
+    host why not (one line)."""
+    from functools import partial
+
+    from hvcore.host.domain_main import start_trace
+    from hvcore.trace.hvm import start_tracer
+    from loaders.elf import file_symbols
+    if args.kernel:                        # a direct-booted kernel: symbols for insn/block
+        dom.symbols = file_symbols(args.kernel)
+    return start_trace(dom, args, sock,
+                       make=partial(start_tracer, abi="pvh" if args.pvh else "hvm"))
 
 
 def build_options(args: argparse.Namespace) -> list[str]:

@@ -49,7 +49,10 @@ RECORD_PREFIX = struct.Struct("<BBHI")
 HYPERCALL_TAIL = struct.Struct("<Q" + HYPERCALL_BODY.format[1:])
 
 TRAP_KINDS = {1: "syscall", 2: "exception", 3: "invalid", 4: "io_denied", 5: "unmapped",
-              6: "other"}
+              6: "other", 7: "interrupt", 8: "msr", 9: "int"}
+# HVM only: 7 an external interrupt or NMI delivered, 8 an rdmsr/wrmsr served (address:
+# the MSR), 9 a software `int N` (real-mode BIOS calls are `int`s below 32: not exceptions)
+TRAP_INTERRUPT, TRAP_MSR, TRAP_SOFTWARE_INT = 7, 8, 9
 EVTCHN_OPS = {1: "pending", 2: "upcall"}
 IO_DIRECTIONS = {0: "in", 1: "out"}
 MMU_OPS = {1: "mmu_update", 2: "update_va_mapping", 3: "mmuext_op"}

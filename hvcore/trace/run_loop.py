@@ -32,7 +32,7 @@ _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 def run_slice(tr: Tracer, v: "VCPU", slice_us: int) -> None:
     from hvcore.arch.x86.pv import traps   # late: traps imports vcpu
     start = now_ns()
-    _begin_slice(tr, v, start)
+    begin_slice(tr, v, start)
     engine, state, log, out = v.engine, v.state, v.domain.hypercall_log, tr.out
     run, handle_exit, pack, domid, vcpu = engine.run, traps.handle_exit, _PACK_HYPERCALL_TAIL, tr.domid, v.id
     # the part of a hypercall record that is the same all slice, packed once
@@ -69,10 +69,10 @@ def run_slice(tr: Tracer, v: "VCPU", slice_us: int) -> None:
                                        else as_i64(result), *made.args))
                 if mmu_on and made.nr in MMU_HYPERCALLS:
                     tr.mmu(vcpu, t0, result, requests(v, made.nr, made.args))
-    _end_slice(tr, v, start)
+    end_slice(tr, v, start, v.state.blocked)
 
 
-def _begin_slice(tr: Tracer, v: "VCPU", start: int) -> None:
+def begin_slice(tr: Tracer, v, start: int) -> None:
     tr.current_vcpu = v.id
     if tr.blocked[v.id]:
         tr.blocked[v.id] = False
@@ -80,11 +80,13 @@ def _begin_slice(tr: Tracer, v: "VCPU", start: int) -> None:
             tr.sched(v.id, start, fmt.SCHED_WAKE)
 
 
-def _end_slice(tr: Tracer, v: "VCPU", start: int) -> None:
+def end_slice(tr: Tracer, v, start: int, blocked: bool) -> None:
+    """The slice as a sched run record; `blocked`: the vCPU now waits (PV: SCHEDOP_block;
+    HVM: hlt too)."""
     end = now_ns()
     if tr.sched_on:
         tr.sched(v.id, start, fmt.SCHED_RUN, end - start)
-    if v.state.blocked and v.domain.running:
+    if blocked and v.domain.running:
         tr.blocked[v.id] = True
         if tr.sched_on:
             tr.sched(v.id, end, fmt.SCHED_BLOCK)

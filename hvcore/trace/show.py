@@ -16,6 +16,10 @@ def trap_name(kind: int, vector: int) -> str:
     if kind == 2:
         from hvcore.arch.x86.pv.traps import _EXC_NAMES
         return _EXC_NAMES.get(vector, f"int {vector:#x}")
+    if kind == fmt.TRAP_SOFTWARE_INT:
+        return f"int {vector:#x}"
+    if kind == fmt.TRAP_INTERRUPT:
+        return f"irq vector {vector:#x}"
     return fmt.TRAP_KINDS.get(kind, "?")
 
 

@@ -37,7 +37,11 @@ class TraceSetupError(Exception):
 
 
 class Tracer:
-    def __init__(self, dom: "Domain", spec: DomainSpec, path: str, spec_text: str = "") -> None:
+    """`abi` and `describer` are given for HVM domains (hvcore/trace/hvm.py): their mode
+    is the vCPU's, not the kernel's, and code is read through the vCPU's own paging."""
+
+    def __init__(self, dom: "Domain", spec: DomainSpec, path: str, spec_text: str = "",
+                 abi: str | None = None, describer=None) -> None:
         self.dom = dom
         self.domid = dom.domid
         self.spec = spec
@@ -55,15 +59,15 @@ class Tracer:
         self.out = self.writer.pending          # records go here; written in batches
         self.out.append(fmt.json_record(fmt.DOMAIN, dom.domid, now_ns(), {
             "domid": dom.domid, "name": dom.name, "vcpus": len(dom.vcpus), "pid": os.getpid(),
-            "abi": "x86_64" if dom.is_64bit else "x86_32", "spec": spec_text}))
+            "abi": abi or ("x86_64" if dom.is_64bit else "x86_32"), "spec": spec_text}))
         engines = [v.engine for v in dom.vcpus]
         if ranges:                   # Capstone only when instructions are traced
             from hvcore.trace.code_records import CodeDescriber
-            self.describer = CodeDescriber(dom.domid, dom.is_64bit, self.symbols)
+            self.describer = describer or CodeDescriber(dom.domid, dom.is_64bit, self.symbols)
         for kind, spans in ranges.items():
             self.code[kind] = CodeTrace(kind == "block", engines, spans)
-        if "io" in kinds:
-            self._wrap_io()
+        if "io" in kinds and abi is None:
+            self.wrap_io(dom, "io_read", "io_write")
 
     def _ranges(self, kind: str) -> list[tuple[int, int]] | None:
         spans = self.spec.code_ranges.get(kind)
@@ -129,8 +133,11 @@ class Tracer:
                                                v.id, self.domid, t_ns, got.ids))
         return stopped
 
-    def _wrap_io(self) -> None:
-        dom, read, write = self.dom, self.dom.io_read, self.dom.io_write
+    def wrap_io(self, target, read_name: str, write_name: str) -> None:
+        """Port I/O recorded where the domain does it: `target`'s read(port, size) and
+        write(port, size, value) replaced by recording ones (PV: the domain's io_read and
+        io_write; HVM: its I/O bus), so an untraced domain pays nothing."""
+        read, write = getattr(target, read_name), getattr(target, write_name)
 
         def io_read(port: int, size: int) -> int:
             value = read(port, size)
@@ -140,7 +147,8 @@ class Tracer:
         def io_write(port: int, size: int, value: int) -> None:
             self.io(1, port, size, value)
             write(port, size, value)
-        dom.io_read, dom.io_write = io_read, io_write
+        setattr(target, read_name, io_read)
+        setattr(target, write_name, io_write)
 
     # ---- the end -----------------------------------------------------------------------
     def close(self, reason: str) -> None:

@@ -137,21 +137,44 @@ class HvmVcpu:
         return self.lapic is not None and self.lapic.nmi_pending
 
     def run_slice(self, slice_us: int) -> None:
+        if self.domain.tracer is not None:     # the same steps, with records
+            from hvcore.trace.hvm_loop import run_slice
+            run_slice(self.domain.tracer, self, slice_us)
+            return
         with self.engine.time_slice(slice_us):
             while self.domain.running and not self.halted:
-                if not self._inject_interrupt():
+                exit = self.enter_guest()
+                if exit is None:
                     return
-                self.domain.put_pages_right()
-                self.in_guest = True
-                self.engine.stop_address = self._until()
-                exit = self.engine.run(self.rip)
-                self.in_guest = False
                 if exit.kind in (eng.EXIT_TIMEOUT, eng.EXIT_STOPPED):
-                    if not halt.stopped_by_request(self.engine) and self._after_hlt():
-                        self.halted = True
+                    self.slice_over()
                     return
                 if not self._serve_exit(exit):
                     return
+
+    def enter_guest(self) -> eng.Exit | None:
+        """A pending interrupt taken, then guest code run until it exits; None: the
+        domain stopped on the way in (triple fault)."""
+        if not self._inject_interrupt():
+            return None
+        self.domain.put_pages_right()
+        self.in_guest = True
+        self.engine.stop_address = self._until()
+        exit = self.engine.run(self.rip)
+        self.in_guest = False
+        return exit
+
+    def slice_over(self) -> None:
+        """The run ended without an exit to serve: time up, a kick, or a `hlt`."""
+        if not halt.stopped_by_request(self.engine) and self._after_hlt():
+            self.halted = True
+
+    def linear_rip(self) -> int:
+        return self.state.segment(CS).base + self.rip
+
+    def raised_by_int(self) -> bool:
+        """The trap exit being served came from `int N` (not an exception)."""
+        return self._raised[1]
 
     def _serve_exit(self, exit: eng.Exit) -> bool:
         """An exit handled; False if that was a hypervisor bug (the domain crashed)."""
