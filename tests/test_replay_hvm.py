@@ -2,8 +2,8 @@
 with the real CLI and real guests: the firmware-booted pc kernel and tk, directly
 booted PVH and Multiboot kernels, and the SMP boot sector.
 
-`hv run --trace` serves PV guests only, so runs are compared by what the record file's
-last line says (the clock at the end and a SHA-256 of guest RAM) and by the console.
+Runs are compared by what the record file's last line says (the clock at the end and a
+SHA-256 of guest RAM) and by the console; the PV smp test compares traces too.
 """
 from __future__ import annotations
 
