@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.restore is not None:
         from hvcore.snapshot.process import reconnect
         reconnect(dom)
-    _exit_with_host(dom.domid)
+    exit_with_host(dom.domid)
     if (args.deterministic or args.record or args.replay) and not _start_replay(dom, args, sock):
         return 2
     if args.gdb is not None:
@@ -164,7 +164,7 @@ def _start_replay(dom, args, sock: socket.socket) -> bool:
     return True
 
 
-def _exit_with_host(domid: int, every: float = 0.25) -> None:
+def exit_with_host(domid: int, every: float = 0.25) -> None:
     """End this process if the host that started it dies (SIGKILL, OOM killer...): we
     are reparented then. Without this, a domain whose host was killed ran on, alone,
     holding its RAM, with nobody left to serve or stop it."""

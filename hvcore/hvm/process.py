@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from hvcore.host.domain_main import EXIT_CODES, send, set_process_name
+from hvcore.host.domain_main import EXIT_CODES, exit_with_host, send, set_process_name
 
 INBOX_SENDERS = 16
 
@@ -54,6 +54,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     set_process_name(f"hv: d{args.domid} {args.name}")
+    exit_with_host(args.domid)              # a killed `hv run` or host takes us along
     sock = socket.socket(fileno=args.sock)
     from hvcore.hvm.domain import DEFAULT_FIRMWARE, HvmBuildError, build_hvm_domain
     from hvcore.hvm.run import run_hvm_domain
