@@ -11,7 +11,12 @@ import mmap
 import os
 from dataclasses import dataclass
 
+from typing import Callable
+
 from .shared_word import load_u32, load_u64, store_u32, store_u64
+
+# guest virtual/linear address, whether for a write -> physical address
+Translate = Callable[[int, bool], int]
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
@@ -87,6 +92,24 @@ class PhysicalMemory:
     def write_u32(self, paddr: int, value: int) -> None:
         region = self.region_of(paddr, 4)
         store_u32(region.map, paddr - region.paddr, value)
+
+    def read_paged(self, translate: "Translate", va: int, length: int) -> bytes:
+        """`length` bytes at a guest virtual (or linear) address, page by page through
+        `translate(va, write)` -> physical address (it raises for an unmapped page)."""
+        out = bytearray()
+        while length > 0:
+            chunk = min(length, 4096 - (va & 0xFFF))
+            out += self.read(translate(va, False), chunk)
+            va, length = va + chunk, length - chunk
+        return bytes(out)
+
+    def write_paged(self, translate: "Translate", va: int, data: bytes) -> None:
+        """`data` at a guest virtual (or linear) address, as `read_paged`."""
+        pos = 0
+        while pos < len(data):
+            chunk = min(len(data) - pos, 4096 - (va & 0xFFF))
+            self.write(translate(va, True), data[pos:pos + chunk])
+            va, pos = va + chunk, pos + chunk
 
     def zero(self, paddr: int, length: int) -> None:
         self.write(paddr, bytes(length))

@@ -188,21 +188,10 @@ class VCPU:
         return paging.walk(self.domain.mem, self.cr3, va, access, user=False).paddr
 
     def read_virt(self, va: int, length: int) -> bytes:
-        out = bytearray()
-        while length > 0:
-            chunk = min(length, 4096 - (va & 0xFFF))
-            out += self.domain.mem.read(self.translate(va), chunk)
-            va += chunk
-            length -= chunk
-        return bytes(out)
+        return self.domain.mem.read_paged(self.translate, va, length)
 
     def write_virt(self, va: int, data: bytes) -> None:
-        pos = 0
-        while pos < len(data):
-            chunk = min(len(data) - pos, 4096 - (va & 0xFFF))
-            self.domain.mem.write(self.translate(va, paging.ACCESS_WRITE), data[pos:pos + chunk])
-            va += chunk
-            pos += chunk
+        self.domain.mem.write_paged(self.translate, va, data)
 
     # ---- vcpu_info (in shared_info or where the guest registered it) -----------
     @property

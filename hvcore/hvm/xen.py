@@ -86,19 +86,10 @@ class XenVcpu:
         return reached
 
     def read_virt(self, va: int, length: int) -> bytes:
-        out = bytearray()
-        while length > 0:
-            chunk = min(length, PAGE_SIZE - (va & 0xFFF))
-            out += self.domain.mem.read(self._ram_address(va, False), chunk)
-            va, length = va + chunk, length - chunk
-        return bytes(out)
+        return self.domain.mem.read_paged(self._ram_address, va, length)
 
     def write_virt(self, va: int, data: bytes) -> None:
-        pos = 0
-        while pos < len(data):
-            chunk = min(len(data) - pos, PAGE_SIZE - (va & 0xFFF))
-            self.domain.mem.write(self._ram_address(va, True), data[pos:pos + chunk])
-            va, pos = va + chunk, pos + chunk
+        self.domain.mem.write_paged(self._ram_address, va, data)
 
     @property
     def upcall_pending(self) -> bool:
