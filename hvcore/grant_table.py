@@ -260,12 +260,6 @@ class HostGrantTable:
         self.mappings.add(mapping)
         return mapping
 
-    def release_mapper(self, mapper: int) -> None:
-        """A mapping domain died: its mappings of our grants go, as Xen's domain
-        teardown drops them."""
-        for mapping in [m for m in self.mappings if m.mapper == mapper]:
-            mapping.unmap()
-
     def close(self) -> None:
         for mapping in list(self.mappings):
             mapping.unmap()

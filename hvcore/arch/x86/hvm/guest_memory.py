@@ -88,24 +88,15 @@ class LinearMemory:
 
     # ---- reads and writes that may cross pages -------------------------------------
     def read(self, linear: int, length: int, user: bool = False) -> bytes:
-        out = bytearray()
-        while length > 0:
-            chunk = min(length, 4096 - (linear & 0xFFF))
-            out += self.mem.read(self.translate(linear, False, user), chunk)
-            linear += chunk
-            length -= chunk
-        return bytes(out)
+        return self.mem.read_paged(self._translator(user), linear, length)
 
     def write(self, linear: int, data: bytes, user: bool = False) -> None:
-        pos = 0
-        while pos < len(data):
-            chunk = min(len(data) - pos, 4096 - (linear & 0xFFF))
-            self.mem.write(self.translate(linear, True, user), data[pos:pos + chunk])
-            linear += chunk
-            pos += chunk
+        self.mem.write_paged(self._translator(user), linear, data)
 
-    def read_u(self, linear: int, size: int) -> int:
-        return int.from_bytes(self.read(linear, size), "little")
+    def _translator(self, user: bool):
+        if not user:
+            return self.translate
+        return lambda linear, write: self.translate(linear, write, True)
 
     def read_u64(self, linear: int) -> int:
         return struct.unpack("<Q", self.read(linear, 8))[0]
