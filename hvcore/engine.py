@@ -76,7 +76,8 @@ class EngineError(Exception):
 # Why `Engine.run` returned.
 EXIT_TIMEOUT = "timeout"        # time slice over; guest still runnable
 EXIT_TRAP = "trap"              # exception or `int N`: vector in Exit.vector
-EXIT_SYSCALL = "syscall"        # `syscall` executed; RIP already past it
+EXIT_SYSCALL = "syscall"        # `syscall` (or, detail SYSENTER, `sysenter`); RIP past it
+SYSENTER = "sysenter"
 EXIT_INVALID = "invalid"        # invalid opcode (ud2, vmcall...): RIP on it
 EXIT_UNMAPPED = "unmapped"      # access to a physical address with nothing behind it
 EXIT_HOOK_ERROR = "hook_error"  # a bug in one of our hooks (cause in Exit.detail)
@@ -623,15 +624,17 @@ class Engine:
         rec.cr2_id = X.UC_X86_REG_CR2
         intr_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
         insn_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-        self._c_hooks = (intr_type(("hv_intr_exit", lib)), insn_type(("hv_syscall_exit", lib)))
+        self._c_hooks = (intr_type(("hv_intr_exit", lib)), insn_type(("hv_syscall_exit", lib)),
+                         insn_type(("hv_sysenter_exit", lib)))
         user = ctypes.addressof(rec)
         self._add_c_hook(UC_HOOK_INTR, self._c_hooks[0], user)
         self._add_c_hook(UC_HOOK_INSN, self._c_hooks[1], user, X.UC_X86_INS_SYSCALL)
 
     def exit_on_sysenter(self) -> None:
-        """`sysenter` ends the run as a syscall exit too. The engine never carries it out
-        (nor `syscall`): an HVM guest's is emulated (hvcore/arch/x86/hvm/fast_syscall.py)."""
-        self._add_c_hook(UC_HOOK_INSN, self._c_hooks[1], ctypes.addressof(self._exit_record),
+        """`sysenter` ends the run as a syscall exit too (detail SYSENTER). The engine never
+        carries it out (nor `syscall`): an HVM guest's is emulated
+        (hvcore/arch/x86/hvm/fast_syscall.py)."""
+        self._add_c_hook(UC_HOOK_INSN, self._c_hooks[2], ctypes.addressof(self._exit_record),
                          X.UC_X86_INS_SYSENTER)
 
     def _add_c_hook(self, kind: int, fn, user_data: int, *extra: int) -> None:
@@ -656,8 +659,8 @@ class Engine:
             return pending
         if rec.kind == _C_EXIT_TRAP:
             return Exit(EXIT_TRAP, vector=rec.vector, address=rec.cr2)
-        if rec.kind == _C_EXIT_SYSCALL:
-            return Exit(EXIT_SYSCALL)
+        if rec.kind == _C_EXIT_SYSCALL:       # exits.c: vector 1 for sysenter
+            return Exit(EXIT_SYSCALL, detail=SYSENTER if rec.vector == 1 else "")
         return pending
 
     def _on_invalid(self) -> bool:

@@ -50,7 +50,20 @@ void hv_intr_exit(void *uc, uint32_t intno, struct hv_exit *e)
 /* UC_HOOK_INSN for syscall: void (uc_engine *, void *user_data) */
 void hv_syscall_exit(void *uc, struct hv_exit *e)
 {
-    if (!e->kind)
+    if (!e->kind) {
         e->kind = HV_EXIT_SYSCALL;
+        e->vector = 0;
+    }
+    finish(uc, e);
+}
+
+/* UC_HOOK_INSN for sysenter (HVM engines only): a syscall exit marked by vector 1, so
+ * the vCPU knows which instruction it carries out without decoding it again. */
+void hv_sysenter_exit(void *uc, struct hv_exit *e)
+{
+    if (!e->kind) {
+        e->kind = HV_EXIT_SYSCALL;
+        e->vector = 1;
+    }
     finish(uc, e);
 }

@@ -20,7 +20,6 @@ from hvcore.arch.x86.hvm.delivery import Event
 if TYPE_CHECKING:
     from hvcore.arch.x86.hvm.vcpu import HvmVcpu
 
-SYSCALL, SYSENTER = b"\x0f\x05", b"\x0f\x34"
 EFER_SCE = 1
 MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_FMASK = 0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084
 MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP = 0x174, 0x175, 0x176
@@ -33,14 +32,13 @@ CODE32 = _FLAT_CODE | DESC_B
 DATA = DESC_G | DESC_B | DESC_P | DESC_S | _READ_WRITE | _ACCESSED
 
 
-def emulate(vcpu: "HvmVcpu") -> Event | None:
-    """Carry out the SYSCALL or SYSENTER just before RIP. None when done; otherwise the
-    fault to deliver, RIP put back on the instruction."""
-    e, state = vcpu.engine, vcpu.state
+def emulate(vcpu: "HvmVcpu", sysenter: bool) -> Event | None:
+    """Carry out the SYSCALL (or SYSENTER) just before RIP, as the exit said which (no
+    decode). None when done; otherwise the fault to deliver, RIP put back on the
+    instruction (both are 2 bytes)."""
+    e = vcpu.engine
     rip = e.reg(X.UC_X86_REG_RIP)
-    opcode = vcpu.mem.read(state.segment(CS).base + rip - 2, 2)
-    fault = _syscall(vcpu, rip) if opcode == SYSCALL else \
-        _sysenter(vcpu) if opcode == SYSENTER else Event(delivery.UD)
+    fault = _sysenter(vcpu) if sysenter else _syscall(vcpu, rip)
     if fault is not None:
         e.set_reg(X.UC_X86_REG_RIP, rip - 2)
     return fault

@@ -264,7 +264,7 @@ class HvmVcpu:
             if self.xen is None or not self.xen.vmcall(self):
                 self.deliver(Event(delivery.UD))
         elif exit.kind == eng.EXIT_SYSCALL:
-            fault = fast_syscall.emulate(self)
+            fault = fast_syscall.emulate(self, sysenter=exit.detail == eng.SYSENTER)
             if fault is not None:
                 self.deliver(fault)
         elif exit.kind == eng.EXIT_IO_DENIED:
